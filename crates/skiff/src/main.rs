@@ -1,1 +1,88 @@
-fn main() {}
+//! skiff: one binary that runs a Kubernetes-compatible cluster.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "skiff", version, about = "A Kubernetes-compatible cluster in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: API server with its store.
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where the store, certificates, tokens and kubeconfigs live [default: $HOME/.skiff]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address to serve HTTPS on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Where objects are kept.
+    #[arg(long, value_enum, default_value_t = StoreArg::Sqlite)]
+    store: StoreArg,
+    /// Run no node agent in this process (the only mode until the node agent lands).
+    #[arg(long)]
+    no_agent: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreArg {
+    Sqlite,
+    Memory,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    match cli.command {
+        Command::Server(args) => rt.block_on(server(args)),
+    }
+}
+
+async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => PathBuf::from(std::env::var("HOME").context("HOME is not set; pass --data-dir")?).join(".skiff"),
+    };
+    if !args.no_agent {
+        eprintln!("note: the node agent is not built yet; running the control plane only (as with --no-agent)");
+    }
+    let cfg = skiff_apiserver::Config {
+        data_dir,
+        listen: args.listen,
+        store: match args.store {
+            StoreArg::Sqlite => skiff_apiserver::StoreKind::Sqlite,
+            StoreArg::Memory => skiff_apiserver::StoreKind::Memory,
+        },
+    };
+    let running = skiff_apiserver::start(cfg).await.context("starting the API server")?;
+    println!("skiff API server listening on https://{}", running.addr);
+    println!("export KUBECONFIG={}", running.kubeconfig.display());
+    shutdown_signal().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

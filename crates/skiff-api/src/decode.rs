@@ -1,0 +1,172 @@
+//! Decoding a request body as Kubernetes' strict decoder does: the object must have the
+//! types the schema says (`json: cannot unmarshal string into Go struct field ...`),
+//! and fields the schema does not know are reported by their path so that
+//! `fieldValidation=Strict` can reject them (`unknown field "spec.x"`).
+//!
+//! The typed k8s-openapi structs are the schema; the object itself is kept as JSON so
+//! nothing the user sent is reshaped.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::registry::Resource;
+
+/// Why a body could not be decoded as its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError(pub String);
+
+/// Type-checks `obj` as `resource`'s kind. Returns the paths of unknown fields
+/// (`spec.template.spec.containers[0].livenessProbe.initalDelaySeconds`).
+pub fn check(resource: &Resource, obj: &Value) -> Result<Vec<String>, DecodeError> {
+    use k8s_openapi::api::*;
+    macro_rules! by_kind {
+        ($($group:literal $kind:literal => $ty:ty,)*) => {
+            match (resource.group, resource.kind) {
+                $(($group, $kind) => check_as::<$ty>(obj),)*
+                _ => Ok(Vec::new()),
+            }
+        };
+    }
+    by_kind! {
+        "" "Namespace" => core::v1::Namespace,
+        "" "Pod" => core::v1::Pod,
+        "" "Node" => core::v1::Node,
+        "" "Service" => core::v1::Service,
+        "" "Endpoints" => core::v1::Endpoints,
+        "" "ConfigMap" => core::v1::ConfigMap,
+        "" "Secret" => core::v1::Secret,
+        "" "Event" => core::v1::Event,
+        "" "ServiceAccount" => core::v1::ServiceAccount,
+        "" "PersistentVolume" => core::v1::PersistentVolume,
+        "" "PersistentVolumeClaim" => core::v1::PersistentVolumeClaim,
+        "" "ReplicationController" => core::v1::ReplicationController,
+        "" "LimitRange" => core::v1::LimitRange,
+        "" "ResourceQuota" => core::v1::ResourceQuota,
+        "apps" "Deployment" => apps::v1::Deployment,
+        "apps" "ReplicaSet" => apps::v1::ReplicaSet,
+        "apps" "DaemonSet" => apps::v1::DaemonSet,
+        "apps" "StatefulSet" => apps::v1::StatefulSet,
+        "apps" "ControllerRevision" => apps::v1::ControllerRevision,
+        "batch" "Job" => batch::v1::Job,
+        "batch" "CronJob" => batch::v1::CronJob,
+        "coordination.k8s.io" "Lease" => coordination::v1::Lease,
+        "events.k8s.io" "Event" => events::v1::Event,
+        "policy" "PodDisruptionBudget" => policy::v1::PodDisruptionBudget,
+        "discovery.k8s.io" "EndpointSlice" => discovery::v1::EndpointSlice,
+        "storage.k8s.io" "StorageClass" => storage::v1::StorageClass,
+    }
+}
+
+/// Type-checks a body of a kind that is not a stored resource (Scale, Binding, Eviction).
+pub fn check_subresource_body(kind: &str, obj: &Value) -> Result<Vec<String>, DecodeError> {
+    use k8s_openapi::api::*;
+    match kind {
+        "Scale" => check_as::<autoscaling::v1::Scale>(obj),
+        "Binding" => check_as::<core::v1::Binding>(obj),
+        "Eviction" => check_as::<policy::v1::Eviction>(obj),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn check_as<T: DeserializeOwned>(obj: &Value) -> Result<Vec<String>, DecodeError> {
+    let mut unknown = Vec::new();
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(obj, &mut track);
+    let result: Result<T, _> = serde_ignored::deserialize(de, |path| unknown.push(go_path(&path.to_string())));
+    match result {
+        Ok(_) => Ok(unknown),
+        Err(e) => Err(DecodeError(type_error(&track.path().to_string(), &e.to_string()))),
+    }
+}
+
+/// serde paths look like `spec.containers.0.name`; Kubernetes writes `spec.containers[0].name`.
+fn go_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    for seg in path.split('.').filter(|s| !s.is_empty() && *s != "?") {
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(seg);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
+}
+
+/// Turns serde's "invalid type: string \"x\", expected i32" into Go's wording:
+/// `json: cannot unmarshal string into Go struct field .spec.replicas of type int32`.
+fn type_error(path: &str, serde_msg: &str) -> String {
+    let field = go_path(path);
+    if let Some(rest) = serde_msg.strip_prefix("invalid type: ") {
+        let (got, expected) = match rest.split_once(", expected ") {
+            Some(parts) => parts,
+            None => (rest, ""),
+        };
+        let got = match got.split_whitespace().next().unwrap_or(got) {
+            "string" => "string",
+            "integer" | "floating" => "number",
+            "boolean" => "bool",
+            "sequence" => "array",
+            "map" => "object",
+            "null" => "null",
+            other => other,
+        };
+        let expected = expected.split(" at line").next().unwrap_or(expected);
+        let go_type = match expected {
+            "i32" => "int32",
+            "i64" => "int64",
+            "f64" => "float64",
+            "a boolean" => "bool",
+            "a string" => "string",
+            "a sequence" => "[]interface {}",
+            "a map" => "map[string]interface {}",
+            other if other.starts_with("struct ") || other.starts_with("a map") => "object",
+            other => other,
+        };
+        return format!("json: cannot unmarshal {got} into Go struct field .{field} of type {go_type}");
+    }
+    if field.is_empty() {
+        serde_msg.to_string()
+    } else {
+        format!("{field}: {serde_msg}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::by_kind;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_reported_by_path() {
+        let r = by_kind("apps", "v1", "Deployment").expect("served");
+        let obj = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},
+            "spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},
+            "spec":{"containers":[{"name":"c","image":"i","livenessProbe":{"initalDelaySeconds":5}}]}},"bogus":1}});
+        let unknown = check(r, &obj).expect("types are right");
+        assert_eq!(unknown, vec![
+            "spec.template.spec.containers[0].livenessProbe.initalDelaySeconds".to_string(),
+            "spec.bogus".to_string(),
+        ]);
+    }
+
+    #[test]
+    fn wrong_types_are_reported_in_go_words() {
+        let r = by_kind("apps", "v1", "Deployment").expect("served");
+        let obj = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"replicas":"three"}});
+        let err = check(r, &obj).expect_err("replicas is a string");
+        assert_eq!(err.0, "json: cannot unmarshal string into Go struct field .spec.replicas of type int32");
+    }
+
+    #[test]
+    fn clean_objects_pass() {
+        let r = by_kind("", "v1", "ConfigMap").expect("served");
+        let obj = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","labels":{"a":"b"}},"data":{"k":"v"}});
+        assert_eq!(check(r, &obj), Ok(vec![]));
+    }
+}
