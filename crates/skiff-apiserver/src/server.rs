@@ -95,6 +95,9 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     bootstrap(&state.storage).await?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki::rustls_config(&pki)?));
     tokio::spawn(serve(listener, tls, state.clone()));
+    // The OpenAPI documents take a moment to build: do it off the request path.
+    let docs = state.clone();
+    tokio::task::spawn_blocking(move || docs.openapi.prebuild());
     Ok(Running { addr, kubeconfig, agent_kubeconfig, state })
 }
 
@@ -242,7 +245,7 @@ async fn dispatch(state: &AppState, method: &Method, path: &str, q: &Query, head
                 let mut resp = bytes_response(StatusCode::OK, state.openapi.v2_protobuf(), &[])?;
                 resp.headers_mut().insert(
                     header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/com.github.proto-openapi.spec.v2@v1.0+protobuf"),
+                    HeaderValue::from_static(crate::openapi::V2_PROTOBUF_CONTENT_TYPE),
                 );
                 Ok(resp)
             } else {
@@ -263,14 +266,8 @@ async fn dispatch(state: &AppState, method: &Method, path: &str, q: &Query, head
         ["api", v] => return resource_list("", v),
         ["apis", g, v] => return resource_list(g, v),
         ["apis", g] => {
-            let groups = discovery::group_list();
-            let found = groups["groups"].as_array().and_then(|a| a.iter().find(|x| x["name"] == *g)).cloned();
-            return match found {
-                Some(mut doc) => {
-                    doc["kind"] = json!("APIGroup");
-                    doc["apiVersion"] = json!("v1");
-                    json_response(StatusCode::OK, &doc, &[])
-                }
+            return match discovery::group(g) {
+                Some(doc) => json_response(StatusCode::OK, &doc, &[]),
                 None => Err(ApiError::no_route()),
             };
         }
