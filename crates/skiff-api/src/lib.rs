@@ -6,3 +6,6 @@ pub mod registry;
 pub mod selector;
 pub mod table;
 pub mod patch;
+pub mod defaults;
+pub mod quantity;
+pub mod validation;
