@@ -16,6 +16,8 @@ pub struct Resource {
     pub subresources: &'static [Subresource],
     /// Whether spec changes bump metadata.generation (objects with a spec/status split).
     pub has_status: bool,
+    /// Served for reading only (get, list, watch).
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,7 @@ impl Subresource {
 }
 
 pub const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const READ_VERBS: &[&str] = &["get", "list", "watch"];
 
 use Subresource::*;
 
@@ -76,6 +79,7 @@ macro_rules! res {
             categories: &[$($cat),*],
             subresources: &[$($sub),*],
             has_status: $status,
+            read_only: false,
         }
     };
 }
@@ -108,6 +112,9 @@ pub static RESOURCES: &[Resource] = &[
     res!("policy", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", ["pdb"], true, [], [Status], true),
     res!("discovery.k8s.io", "EndpointSlice", "endpointslices", "endpointslice", [], true, [], [], false),
     res!("storage.k8s.io", "StorageClass", "storageclasses", "storageclass", ["sc"], false, [], [], false),
+    // Custom resources are not served; kubectl lists CRDs to tell an unknown kind
+    // from a custom one, so the (always empty) list is.
+    Resource { read_only: true, ..res!("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", ["crd", "crds"], false, ["api-extensions"], [], true) },
 ];
 
 /// API groups in discovery order (the core group "" first), each with its one version.
@@ -120,6 +127,7 @@ pub static GROUPS: &[&str] = &[
     "policy",
     "discovery.k8s.io",
     "storage.k8s.io",
+    "apiextensions.k8s.io",
     "autoscaling",
 ];
 
@@ -135,6 +143,13 @@ impl Resource {
     /// "Deployment.apps", "Pod": as in `Deployment.apps "web" is invalid`.
     pub fn qualified_kind(&self) -> String {
         qualify(self.kind, self.group)
+    }
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.read_only {
+            READ_VERBS
+        } else {
+            VERBS
+        }
     }
     pub fn has_subresource(&self, sub: Subresource) -> bool {
         self.subresources.contains(&sub)

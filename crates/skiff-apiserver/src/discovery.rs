@@ -11,7 +11,7 @@
 //! format it got from the response Content-Type alone, not from the body.
 
 use serde_json::{json, Map, Value};
-use skiff_api::registry::{api_version, Resource, Subresource, GROUPS, RESOURCES, VERBS};
+use skiff_api::registry::{api_version, Resource, Subresource, GROUPS, RESOURCES};
 
 /// Media type parameters that select the aggregated form.
 pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
@@ -186,7 +186,7 @@ fn legacy_resource(r: &Resource) -> Value {
     o.insert("singularName".into(), r.singular.into());
     o.insert("namespaced".into(), r.namespaced.into());
     o.insert("kind".into(), r.kind.into());
-    o.insert("verbs".into(), json!(VERBS));
+    o.insert("verbs".into(), json!(r.verbs()));
     if !r.short_names.is_empty() {
         o.insert("shortNames".into(), json!(r.short_names));
     }
@@ -253,7 +253,7 @@ fn aggregated_resource(r: &Resource) -> Value {
     o.insert("responseKind".into(), response_kind(r, (r.group, r.version, r.kind)));
     o.insert("scope".into(), if r.namespaced { "Namespaced" } else { "Cluster" }.into());
     o.insert("singularResource".into(), r.singular.into());
-    o.insert("verbs".into(), json!(VERBS));
+    o.insert("verbs".into(), json!(r.verbs()));
     if !r.short_names.is_empty() {
         o.insert("shortNames".into(), json!(r.short_names));
     }
@@ -340,7 +340,7 @@ mod tests {
             assert_eq!(e["kind"], r.kind);
             assert_eq!(e["singularName"], r.singular);
             assert_eq!(e["namespaced"], r.namespaced);
-            assert_eq!(e["verbs"], json!(VERBS));
+            assert_eq!(e["verbs"], json!(r.verbs()));
             assert_eq!(e["shortNames"].as_array().map_or(0, Vec::len), r.short_names.len());
             assert!(e["storageVersionHash"].as_str().is_some_and(|h| !h.is_empty()));
             for &s in r.subresources {
@@ -394,7 +394,7 @@ mod tests {
                 assert_eq!(e["responseKind"]["kind"], r.kind);
                 assert_eq!(e["scope"], if r.namespaced { "Namespaced" } else { "Cluster" });
                 assert_eq!(e["singularResource"], r.singular);
-                assert_eq!(e["verbs"], json!(VERBS));
+                assert_eq!(e["verbs"], json!(r.verbs()));
                 for &s in r.subresources {
                     let se = find(&e["subresources"], "subresource", s.name()).expect("subresource");
                     assert_eq!(se["responseKind"]["kind"], s.kind_of(r).2);

@@ -26,6 +26,9 @@ pub async fn handle(state: &AppState, method: &Method, t: Target, q: &Query, hea
     if r.namespaced && t.name.is_some() && ns.is_none() {
         return Err(ApiError::no_route());
     }
+    if r.read_only && method != Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
     match (method.clone(), t.name.as_deref(), t.subresource.as_deref()) {
         (Method::GET, None, None) if t.watch_path || q.flag("watch") => watch::serve(state, r, ns, q, headers).await,
         (Method::GET, None, None) => list(state, r, ns, q, headers),
@@ -169,7 +172,7 @@ fn list(state: &AppState, r: &Resource, ns: Option<&str>, q: &Query, headers: &H
     }
     // Selection happens before the limit, as upstream does, so pages are full.
     let mut items: Vec<skiff_store::KeyValue> = Vec::new();
-    let mut more = false;
+    let mut more;
     let mut revision;
     let mut after = start.clone();
     loop {

@@ -9,6 +9,7 @@ pub mod openapi;
 mod pki;
 mod query;
 mod request;
+mod services;
 pub mod server;
 mod status;
 mod storage;

@@ -246,6 +246,9 @@ fn kind_schema(group: &str, version: &str, kind: &str) -> Option<SchemaFn> {
         ("discovery.k8s.io", "v1", "EndpointSlice") => sub::<discovery::v1::EndpointSlice>,
         ("storage.k8s.io", "v1", "StorageClass") => sub::<storage::v1::StorageClass>,
         ("autoscaling", "v1", "Scale") => sub::<k8s_openapi::api::autoscaling::v1::Scale>,
+        ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => {
+            sub::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+        }
         _ => return None,
     };
     Some(f)

@@ -10,7 +10,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::json;
 use skiff_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -86,7 +86,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     pki::write_private(&agent_kubeconfig, &kubeconfig_yaml(&server_url, &pki.ca_pem, "node-agent", &agent_token))?;
 
     let state = Arc::new(AppState {
-        storage: Storage { store, gc_enabled: false },
+        storage: Storage { store, gc_enabled: false, service_alloc: Default::default() },
         openapi: OpenApi::new(),
         admin_token,
         agent_token,
@@ -130,6 +130,14 @@ async fn bootstrap(storage: &Storage) -> Result<(), ServerError> {
         }
         let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         storage.create(nsr, None, obj, &WriteOptions::default()).await.map_err(|e| ServerError::Store(e.message))?;
+    }
+    // The API server's own Service, first IP of the service range, as on every cluster.
+    let svc = skiff_api::registry::by_plural("", "v1", "services").ok_or_else(|| ServerError::Store("no services".into()))?;
+    if storage.store.get(&crate::storage::key(svc, Some("default"), "kubernetes")).is_none() {
+        let obj = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}});
+        storage.create(svc, Some("default"), obj, &WriteOptions::default()).await.map_err(|e| ServerError::Store(e.message))?;
     }
     Ok(())
 }

@@ -65,6 +65,7 @@ pub struct Storage {
     /// Whether a garbage collector runs: only then do deletes add the orphan and
     /// foregroundDeletion finalizers (upstream's --enable-garbage-collector).
     pub gc_enabled: bool,
+    pub service_alloc: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub fn key(r: &Resource, namespace: Option<&str>, name: &str) -> String {
@@ -141,6 +142,12 @@ fn check_type_meta(r: &Resource, obj: &mut Value) -> Result<(), ApiError> {
         _ => {}
     }
     match map.get("kind").and_then(Value::as_str) {
+        // Upstream's decoder looks the kind up in its scheme first (`kind: pod` fails here).
+        Some(k) if skiff_api::registry::by_kind(r.group, r.version, k).is_none() => {
+            return Err(ApiError::bad_request(format!(
+                "no kind \"{k}\" is registered for version \"{want}\" in scheme \"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30\""
+            )))
+        }
         Some(k) if k != r.kind => {
             return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", r.kind)))
         }
@@ -214,6 +221,18 @@ impl Storage {
         strategy::prepare_for_create(r, &mut obj);
         defaults::apply_defaults(r.group, r.kind, &mut obj);
         let name = objects::name(&obj).unwrap_or_default().to_string();
+        // Held from allocation until the Service is stored, so no two get one IP.
+        let _alloc = if r.group.is_empty() && r.kind == "Service" {
+            let guard = self.service_alloc.lock().await;
+            crate::services::allocate(&self.store, &mut obj).map_err(|errs| ApiError::invalid(&r.qualified_kind(), &name, &errs))?;
+            Some(guard)
+        } else {
+            None
+        };
+        if r.group == "batch" && r.kind == "Job" {
+            let uid = objects::meta_str(&obj, "uid").unwrap_or_default().to_string();
+            defaults::generate_job_selector(&mut obj, &uid);
+        }
         invalid(r, &name, validation::validate(r.group, r.kind, &obj, None))?;
         size_check(&obj)?;
         if opts.dry_run {

@@ -78,7 +78,10 @@ fn apply_file_and_directory_then_get_in_every_format() {
 
     let labelled = c.ok(&["get", "cm", "-l", "tier=backend", "--show-labels"]);
     assert!(labelled.contains("settings") && labelled.contains("tier=backend"), "{labelled}");
-    assert!(c.ok(&["get", "cm", "-l", "tier notin (backend)"]).contains("kube-root-ca.crt") || !c.ok(&["get", "cm", "-l", "tier notin (backend)"]).contains("settings"));
+    let others = c.kubectl(&["get", "cm", "-l", "tier notin (backend)", "-o", "name"]);
+    assert!(others.status.success() && !text(&others).contains("settings"), "{}", text(&others));
+    let exists = c.ok(&["get", "cm", "-l", "tier", "-o", "name"]);
+    assert_eq!(exists.trim(), "configmap/settings");
     let all = c.ok(&["get", "all"]);
     assert!(all.contains("pod/solo") && all.contains("deployment.apps/web"), "{all}");
     let ns = c.ok(&["get", "namespaces"]);
@@ -134,7 +137,11 @@ fn label_annotate_patch_scale_edit() {
     // An edit that breaks validation is refused and changes nothing.
     let out = c.kubectl_with(&["edit", "deployment", "web"], None, &[("KUBE_EDITOR", "sed -i s/replicas:\\ 4/replicas:\\ -4/")]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("spec.replicas: Invalid value: -4: must be greater than or equal to 0"), "{}", text(&out));
+    assert!(text(&out).contains(r#"deployments.apps "web" is invalid"#), "{}", text(&out));
+    // kubectl keeps the rejected edit, annotated with the server's causes.
+    let copy = text(&out).split('"').find(|s| s.contains("kubectl-edit-")).map(str::to_string).expect("copy saved");
+    let saved = std::fs::read_to_string(&copy).expect("read saved copy");
+    assert!(saved.contains("# * spec.replicas: Invalid value: -4: must be greater than or equal to 0"), "{saved}");
     assert_eq!(c.json(&["get", "deploy", "web"])["spec"]["replicas"], 4);
 }
 
@@ -209,7 +216,7 @@ fn bad_input_gets_kubernetes_errors_and_stores_nothing() {
         (&DEPLOYMENT.replace("apps/v1", "apps/v1beta2"), r#"no matches for kind "Deployment" in version "apps/v1beta2""#),
         ("apiVersion: batch/vbeta1\nkind: Job\nmetadata:\n  name: j\nspec: {}\n", r#"no matches for kind "Job" in version "batch/vbeta1""#),
         ("apiVersion: apps/v1\nkind: DemonSet\nmetadata:\n  name: d\nspec: {}\n", r#"no matches for kind "DemonSet" in version "apps/v1""#),
-        ("apiVersion: v1\nkind: pod\nmetadata:\n  name: p\nspec: {}\n", r#"no matches for kind "pod" in version "v1""#),
+        ("apiVersion: v1\nkind: pod\nmetadata:\n  name: p\nspec: {}\n", r#"no kind "pod" is registered for version "v1""#),
         (
             &DEPLOYMENT.replace("ports:", "livenessProbe:\n          initalDelaySeconds: 5\n        ports:"),
             r#"unknown field "spec.template.spec.containers[0].livenessProbe.initalDelaySeconds""#,
