@@ -220,11 +220,14 @@ fn list(state: &AppState, r: &Resource, ns: Option<&str>, q: &Query, headers: &H
     bytes_response(StatusCode::OK, Bytes::from(out), &[])
 }
 
-/// Reads a request body as JSON or YAML.
+/// Reads a request body as JSON, YAML or Kubernetes protobuf (what typed clients send).
 pub fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     if ct.contains("yaml") {
         return serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")));
+    }
+    if ct.starts_with(crate::protobuf::CONTENT_TYPE) {
+        return crate::protobuf::decode(body).map_err(|e| ApiError::bad_request(e.to_string()));
     }
     if ct.contains("protobuf") {
         return Err(ApiError::unsupported_media_type(ct));

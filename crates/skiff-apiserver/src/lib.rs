@@ -7,6 +7,7 @@ mod handlers;
 mod objects;
 pub mod openapi;
 mod pki;
+mod protobuf;
 mod query;
 mod request;
 mod services;

@@ -73,7 +73,12 @@ impl Query {
             o.propagation_policy.get_or_insert_with(|| if orphan == "true" { "Orphan" } else { "Background" }.to_string());
         }
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let v: serde_json::Value = if body.starts_with(b"k8s\0") {
+                // Typed clients send DeleteOptions as protobuf.
+                crate::protobuf::decode(body).map_err(|e| ApiError::bad_request(e.to_string()))?
+            } else {
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?
+            };
             if let Some(g) = v.get("gracePeriodSeconds").and_then(|g| g.as_i64()) {
                 o.grace_period_seconds = Some(g);
             }
