@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use skiff_api::registry::{Resource, Subresource};
 use skiff_api::selector::{FieldSelector, LabelSelector};
-use skiff_api::{patch, table};
+use skiff_api::patch;
 
 use crate::objects;
 use crate::query::{format, Format, Query};
@@ -16,6 +16,7 @@ use crate::request::Target;
 use crate::server::AppState;
 use crate::status::{self, ApiError};
 use crate::storage::{self, Deleted, Part, Written};
+use crate::tables::{Include, TableWriter};
 use crate::watch;
 
 pub type ApiResult = Result<Response, ApiError>;
@@ -74,44 +75,11 @@ fn object_response(r: &Resource, code: StatusCode, obj: Bytes, headers: &HeaderM
     match format(headers) {
         Format::Object => bytes_response(code, obj, warnings),
         Format::Table => {
-            let v = objects::parse_json(&obj);
-            let include = q.and_then(|q| q.get("includeObject")).unwrap_or("PartialObjectMetadata").to_string();
-            let t = to_table(r, std::slice::from_ref(&v), &include, None, None);
-            json_response(code, &t, warnings)
+            let mut t = TableWriter::new(r, Include::parse(q.and_then(|q| q.get("includeObject"))), None, None, true);
+            t.row(&objects::parse_json(&obj));
+            bytes_response(code, Bytes::from(t.finish()), warnings)
         }
     }
-}
-
-pub fn table_row(r: &Resource, obj: &Value, include: &str, now: jiff::Timestamp) -> Value {
-    let cells = table::cells(r.group, r.kind, obj, now);
-    let object = match include {
-        "None" => Value::Null,
-        "Object" => obj.clone(),
-        _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))}),
-    };
-    let mut row = json!({"cells": cells});
-    if !object.is_null() {
-        row["object"] = object;
-    }
-    row
-}
-
-pub fn to_table(r: &Resource, items: &[Value], include: &str, rv: Option<String>, cont: Option<String>) -> Value {
-    let now = jiff::Timestamp::now();
-    let mut meta = json!({});
-    if let Some(rv) = rv {
-        meta["resourceVersion"] = json!(rv);
-    }
-    if let Some(c) = cont {
-        meta["continue"] = json!(c);
-    }
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": meta,
-        "columnDefinitions": table::columns(r.group, r.kind),
-        "rows": items.iter().map(|o| table_row(r, o, include, now)).collect::<Vec<_>>(),
-    })
 }
 
 fn get(state: &AppState, r: &Resource, ns: Option<&str>, name: &str, headers: &HeaderMap) -> ApiResult {
@@ -196,9 +164,12 @@ fn list(state: &AppState, r: &Resource, ns: Option<&str>, q: &Query, headers: &H
         _ => None,
     };
     if format(headers) == Format::Table {
-        let objs: Vec<Value> = items.iter().map(|kv| objects::parse_json(&kv.value)).collect();
-        let include = q.get("includeObject").unwrap_or("PartialObjectMetadata");
-        return json_response(StatusCode::OK, &to_table(r, &objs, include, Some(rv.to_string()), cont), &[]);
+        let rv = rv.to_string();
+        let mut t = TableWriter::new(r, Include::parse(q.get("includeObject")), Some(&rv), cont.as_deref(), true);
+        for kv in &items {
+            t.row(&objects::parse_json(&kv.value));
+        }
+        return bytes_response(StatusCode::OK, Bytes::from(t.finish()), &[]);
     }
     // The stored bytes are already the items' JSON: splice them instead of re-encoding.
     let mut meta = json!({"resourceVersion": rv.to_string()});

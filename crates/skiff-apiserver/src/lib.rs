@@ -15,6 +15,7 @@ pub mod server;
 mod status;
 mod storage;
 mod strategy;
+mod tables;
 mod watch;
 
 pub use server::{start, Config, Running, StoreKind};

@@ -95,9 +95,6 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     bootstrap(&state.storage).await?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki::rustls_config(&pki)?));
     tokio::spawn(serve(listener, tls, state.clone()));
-    // The OpenAPI documents take a moment to build: do it off the request path.
-    let docs = state.clone();
-    tokio::task::spawn_blocking(move || docs.openapi.prebuild());
     Ok(Running { addr, kubeconfig, agent_kubeconfig, state })
 }
 

@@ -13,7 +13,8 @@ use skiff_api::registry::Resource;
 use skiff_store::{EventKind, StoreError};
 use tokio::sync::mpsc;
 
-use crate::handlers::{table_row, ApiResult, Selectors};
+use crate::handlers::{ApiResult, Selectors};
+use crate::tables::{Include, TableWriter};
 use crate::objects;
 use crate::query::{format, Format, Query};
 use crate::server::AppState;
@@ -26,7 +27,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 struct Encoder {
     resource: &'static Resource,
     table: bool,
-    include: String,
+    include: Include,
     sent_columns: bool,
 }
 
@@ -38,16 +39,11 @@ impl Encoder {
         out.extend_from_slice(b"\",\"object\":");
         if self.table && kind != "ERROR" && kind != "BOOKMARK" {
             let v = objects::parse_json(obj);
-            let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": objects::meta_str(&v, "resourceVersion").unwrap_or("")},
-                "rows": [table_row(self.resource, &v, &self.include, jiff::Timestamp::now())]});
             // Column definitions go with the first event only, as upstream sends them.
-            if !self.sent_columns {
-                t["columnDefinitions"] = json!(skiff_api::table::columns(self.resource.group, self.resource.kind));
-                self.sent_columns = true;
-            } else {
-                t["columnDefinitions"] = json!([]);
-            }
-            out.extend_from_slice(&serde_json::to_vec(&t).unwrap_or_default());
+            let mut t = TableWriter::new(self.resource, self.include, objects::meta_str(&v, "resourceVersion"), None, !self.sent_columns);
+            self.sent_columns = true;
+            t.row(&v);
+            out.extend_from_slice(&t.finish());
         } else {
             out.extend_from_slice(obj);
         }
@@ -93,7 +89,7 @@ pub async fn serve(state: &AppState, r: &'static Resource, ns: Option<&str>, q: 
     let mut enc = Encoder {
         resource: r,
         table: format(headers) == Format::Table,
-        include: q.get("includeObject").unwrap_or("PartialObjectMetadata").to_string(),
+        include: Include::parse(q.get("includeObject")),
         sent_columns: false,
     };
 
