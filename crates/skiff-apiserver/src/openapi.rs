@@ -256,6 +256,9 @@ fn kind_schema(group: &str, version: &str, kind: &str) -> Option<SchemaFn> {
 
 /// Upstream's schema name for a kind: "io.k8s.api.apps.v1.Deployment".
 fn upstream_name(group: &str, version: &str, kind: &str) -> String {
+    if group == "apiextensions.k8s.io" {
+        return format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{version}.{kind}");
+    }
     let package = match group {
         "" => "core",
         g => g.split('.').next().unwrap_or(g),
