@@ -1,0 +1,132 @@
+//! Integration: the API server in process on a memory store, driven by kube-rs as the
+//! controllers, scheduler and node agent will drive it.
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::runtime::watcher;
+use serde_json::json;
+
+struct Server {
+    _dir: tempfile::TempDir,
+    client: kube::Client,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let running = skiff_apiserver::start(skiff_apiserver::Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        store: skiff_apiserver::StoreKind::Memory,
+    })
+    .await
+    .expect("server starts");
+    let kubeconfig = kube::config::Kubeconfig::read_from(&running.kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config");
+    let client = kube::Client::try_from(config).expect("client");
+    Server { _dir: dir, client }
+}
+
+fn configmap(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "x"}}, "data": {"k": "v"}})).expect("configmap")
+}
+
+#[tokio::test]
+async fn crud_and_errors_through_kube_rs() {
+    let s = start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(s.client.clone(), "default");
+    let created = cms.create(&PostParams::default(), &configmap("a")).await.expect("create");
+    assert!(created.metadata.uid.is_some());
+    let err = cms.create(&PostParams::default(), &configmap("a")).await.expect_err("duplicate");
+    assert!(matches!(err, kube::Error::Api(ref e) if e.code == 409 && e.reason == "AlreadyExists"), "{err:?}");
+
+    // A stale replace conflicts; the current one goes through.
+    let mut stale = created.clone();
+    cms.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "w"}}))).await.expect("merge patch");
+    stale.data = Some([("k".to_string(), "z".to_string())].into());
+    let err = cms.replace("a", &PostParams::default(), &stale).await.expect_err("stale");
+    assert!(matches!(err, kube::Error::Api(ref e) if e.code == 409 && e.reason == "Conflict"), "{err:?}");
+
+    cms.patch("a", &PatchParams::default(), &Patch::Strategic(json!({"metadata": {"labels": {"b": "c"}}}))).await.expect("strategic");
+    let got = cms.get("a").await.expect("get");
+    assert_eq!(got.data.as_ref().and_then(|d| d.get("k")).map(String::as_str), Some("w"));
+    assert_eq!(got.metadata.labels.as_ref().map(|l| l.len()), Some(2));
+
+    let listed = cms.list(&ListParams::default().labels("b=c")).await.expect("list");
+    assert_eq!(listed.items.len(), 1);
+    cms.delete("a", &DeleteParams::default()).await.expect("delete");
+    let err = cms.get("a").await.expect_err("gone");
+    assert!(matches!(err, kube::Error::Api(ref e) if e.code == 404), "{err:?}");
+}
+
+#[tokio::test]
+async fn status_and_scale_subresources() {
+    let s = start().await;
+    let deploys: Api<Deployment> = Api::namespaced(s.client.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+    .expect("deployment");
+    deploys.create(&PostParams::default(), &d).await.expect("create");
+    // The main resource ignores status; /status takes only status.
+    deploys.patch("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"replicas": 9}}))).await.expect("patch main");
+    assert_eq!(deploys.get("web").await.expect("get").status.and_then(|s| s.replicas), None);
+    let got = deploys
+        .patch_status("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"replicas": 3}, "spec": {"replicas": 7}})))
+        .await
+        .expect("patch status");
+    assert_eq!(got.status.and_then(|s| s.replicas), Some(3));
+    assert_eq!(got.spec.and_then(|s| s.replicas), Some(1));
+    assert_eq!(got.metadata.generation, Some(1), "status writes do not move generation");
+
+    let scale = deploys.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.expect("scale");
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(4));
+    let d = deploys.get("web").await.expect("get");
+    assert_eq!(d.spec.and_then(|s| s.replicas), Some(4));
+    assert_eq!(d.metadata.generation, Some(2));
+}
+
+#[tokio::test]
+async fn watches_resume_and_reflect() {
+    let s = start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(s.client.clone(), "default");
+    let first = cms.create(&PostParams::default(), &configmap("one")).await.expect("create");
+    let rv = first.metadata.resource_version.clone().expect("rv");
+
+    // A raw watch from a resourceVersion sees only what came after it.
+    let mut stream = cms.watch(&WatchParams::default().timeout(10), &rv).await.expect("watch").boxed();
+    cms.create(&PostParams::default(), &configmap("two")).await.expect("create two");
+    match tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await {
+        Ok(Ok(Some(WatchEvent::Added(cm)))) => assert_eq!(cm.metadata.name.as_deref(), Some("two")),
+        other => panic!("expected ADDED two, got {other:?}"),
+    }
+    cms.delete("two", &DeleteParams::default()).await.expect("delete");
+    match tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await {
+        Ok(Ok(Some(WatchEvent::Deleted(cm)))) => assert_eq!(cm.metadata.name.as_deref(), Some("two")),
+        other => panic!("expected DELETED two, got {other:?}"),
+    }
+
+    // kube-runtime's watcher (list, then watch with bookmarks) as controllers use it.
+    let pods: Api<Pod> = Api::namespaced(s.client.clone(), "default");
+    let mut w = watcher(pods.clone(), watcher::Config::default()).boxed();
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).expect("pod");
+    let creator = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pods.create(&PostParams::default(), &p).await.expect("create pod");
+    });
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(ev) = w.try_next().await.expect("watcher") {
+            if let watcher::Event::Apply(pod) = ev {
+                return pod.metadata.name;
+            }
+        }
+        None
+    })
+    .await
+    .expect("watcher saw the pod");
+    creator.await.expect("creator");
+    assert_eq!(seen.as_deref(), Some("p"));
+}
