@@ -41,6 +41,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub store: StoreKind,
+    /// Watch history, batch sizes, cache: the defaults suit every deployment; tests
+    /// shrink the history to reach 410 Gone quickly.
+    pub store_options: skiff_store::StoreOptions,
 }
 
 pub struct AppState {
@@ -64,8 +67,10 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     let io = |p: &Path, e: std::io::Error| ServerError::Io(format!("{}: {e}", p.display()));
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
     let store = match cfg.store {
-        StoreKind::Memory => Store::memory(),
-        StoreKind::Sqlite => Store::sqlite(&cfg.data_dir.join("state.db")).map_err(|e| ServerError::Store(e.to_string()))?,
+        StoreKind::Memory => Store::memory_with(cfg.store_options.clone()),
+        StoreKind::Sqlite => {
+            Store::sqlite_with(&cfg.data_dir.join("state.db"), cfg.store_options.clone()).map_err(|e| ServerError::Store(e.to_string()))?
+        }
     };
     let listener = TcpListener::bind(cfg.listen).await.map_err(|e| ServerError::Io(format!("listen on {}: {e}", cfg.listen)))?;
     let addr = listener.local_addr().map_err(|e| ServerError::Io(e.to_string()))?;

@@ -73,6 +73,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             StoreArg::Sqlite => skiff_apiserver::StoreKind::Sqlite,
             StoreArg::Memory => skiff_apiserver::StoreKind::Memory,
         },
+        store_options: Default::default(),
     };
     let running = skiff_apiserver::start(cfg).await.context("starting the API server")?;
     println!("skiff API server listening on https://{}", running.addr);
