@@ -423,7 +423,7 @@ async fn bind(state: &AppState, r: &Resource, ns: Option<&str>, name: &str, head
     let now = objects::now_rfc3339();
     state
         .storage
-        .update_with(r, ns, name, Part::Main, &Default::default(), |pod| {
+        .update_with(r, ns, name, Part::Binding, &Default::default(), |pod| {
             if objects::is_deleting(pod) {
                 return Err(ApiError::conflict(r, name, "pod is being deleted, cannot be assigned to a host"));
             }
@@ -432,14 +432,6 @@ async fn bind(state: &AppState, r: &Resource, ns: Option<&str>, name: &str, head
             }
             let mut pod = pod.clone();
             pod["spec"]["nodeName"] = json!(node);
-            Ok(pod)
-        })
-        .await?;
-    // The PodScheduled condition is status: written through the status path.
-    state
-        .storage
-        .update_with(r, ns, name, Part::Status, &Default::default(), |pod| {
-            let mut pod = pod.clone();
             let mut conds: Vec<Value> = pod.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
             conds.retain(|c| c["type"] != "PodScheduled");
             conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));

@@ -43,6 +43,9 @@ pub struct DeleteOptions {
 pub enum Part {
     Main,
     Status,
+    /// pods/binding: spec.nodeName and the PodScheduled condition in one write,
+    /// past the pod update rules that forbid changing nodeName.
+    Binding,
 }
 
 /// A successful write: the stored bytes and any warnings for the `Warning` header.
@@ -298,11 +301,13 @@ impl Storage {
             let mut new = match part {
                 Part::Main => strategy::prepare_for_update(r, new, &old),
                 Part::Status => strategy::prepare_for_status_update(r, new, &old),
+                Part::Binding => new,
             };
             defaults::apply_defaults(r.group, r.kind, &mut new);
             let errs = match part {
                 Part::Main => validation::validate(r.group, r.kind, &new, Some(&old)),
                 Part::Status => validation::validate_status(r.group, r.kind, &new, &old),
+                Part::Binding => Vec::new(),
             };
             invalid(r, name, errs)?;
             size_check(&new)?;

@@ -221,3 +221,19 @@ async fn a_flood_of_watches_and_requests_leaves_the_server_serving() {
     let listed = cms.list(&ListParams::default()).await.expect("list after the flood");
     assert_eq!(listed.items.len(), ok);
 }
+
+#[tokio::test]
+async fn binding_assigns_a_pod_once() {
+    let s = start().await;
+    let pods: Api<Pod> = Api::namespaced(s.client.clone(), "default");
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": "b"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).expect("pod");
+    pods.create(&PostParams::default(), &p).await.expect("create");
+    let binding = |node: &str| json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"}, "target": {"kind": "Node", "name": node}});
+    let _: serde_json::Value = pods.create_subresource("binding", "b", &PostParams::default(), &binding("n1")).await.expect("bind");
+    let got = pods.get("b").await.expect("get");
+    assert_eq!(got.spec.and_then(|s| s.node_name).as_deref(), Some("n1"));
+    let conds = got.status.and_then(|s| s.conditions).unwrap_or_default();
+    assert!(conds.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True"), "{conds:?}");
+    let err = pods.create_subresource::<serde_json::Value, serde_json::Value>("binding", "b", &PostParams::default(), &binding("n2")).await.expect_err("bound once");
+    assert!(matches!(err, kube::Error::Api(ref e) if e.code == 409 && e.message.contains("is already assigned to node \"n1\"")), "{err:?}");
+}
