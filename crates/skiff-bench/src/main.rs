@@ -37,6 +37,22 @@ enum Scenario {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Scheduler throughput: Node objects only (no agents), pods bound through the API.
+    Scheduling {
+        /// The skiff binary to run [default: next to this one]
+        #[arg(long)]
+        skiff: Option<PathBuf>,
+        #[arg(long, default_value_t = 1_000)]
+        nodes: usize,
+        /// Plain pods.
+        #[arg(long, default_value_t = 10_000)]
+        pods: usize,
+        /// Pods with required anti-affinity (10 groups, one pod per group per node).
+        #[arg(long, default_value_t = 5_000)]
+        anti_pods: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -48,6 +64,17 @@ async fn main() -> Result<()> {
                 None => std::env::current_exe()?.with_file_name("skiff"),
             };
             let figures = apiserver(&skiff, creates, stored).await?;
+            if let Some(p) = json {
+                std::fs::write(p, serde_json::to_string_pretty(&figures)?)?;
+            }
+            Ok(())
+        }
+        Scenario::Scheduling { skiff, nodes, pods, anti_pods, json } => {
+            let skiff = match skiff {
+                Some(s) => s,
+                None => std::env::current_exe()?.with_file_name("skiff"),
+            };
+            let figures = scheduling(&skiff, nodes, pods, anti_pods).await?;
             if let Some(p) = json {
                 std::fs::write(p, serde_json::to_string_pretty(&figures)?)?;
             }
@@ -74,14 +101,7 @@ impl Drop for Server {
 
 impl Server {
     fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
+        rss_mb(self.child.id())
     }
 
     fn client(&self) -> Result<reqwest::Client> {
@@ -92,8 +112,19 @@ impl Server {
     }
 }
 
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
 /// Starts the server and returns it with the time until /readyz answered.
-async fn start(skiff: &Path) -> Result<(Server, Duration)> {
+async fn start(skiff: &Path, extra: &[&str]) -> Result<(Server, Duration)> {
     let dir = std::env::temp_dir().join(format!("skiff-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Certificates and tokens are made on first start: do that once, so the timed
@@ -105,6 +136,7 @@ async fn start(skiff: &Path) -> Result<(Server, Duration)> {
     let child = Command::new(skiff)
         .args(["server", "--no-agent", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&dir)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -169,12 +201,22 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Creates `total` pods in `ns` from `clients` concurrent clients; returns latencies and wall time.
 async fn create_pods(server: &Server, ns: &str, total: usize, clients: usize, offset: usize) -> Result<(Vec<Duration>, Duration)> {
+    let ns = ns.to_string();
+    let path = format!("/api/v1/namespaces/{ns}/pods");
+    create_objects(server, &path, total, clients, move |i| pod(&ns, &format!("p{}", i + offset))).await
+}
+
+/// Creates `total` objects made by `make(i)` with POSTs to `path` from `clients` concurrent clients.
+async fn create_objects<F>(server: &Server, path: &str, total: usize, clients: usize, make: F) -> Result<(Vec<Duration>, Duration)>
+where
+    F: Fn(usize) -> Value + Send + Sync + Clone + 'static,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let c = server.client()?;
-        let (base, ns, next) = (server.base.clone(), ns.to_string(), next.clone());
+        let (url, next, make) = (format!("{}{path}", server.base), next.clone(), make.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -182,9 +224,9 @@ async fn create_pods(server: &Server, ns: &str, total: usize, clients: usize, of
                 if i >= total {
                     break;
                 }
-                let body = pod(&ns, &format!("p{}", i + offset));
+                let body = make(i);
                 let t = Instant::now();
-                let r = c.post(format!("{base}/api/v1/namespaces/{ns}/pods")).json(&body).send().await?;
+                let r = c.post(&url).json(&body).send().await?;
                 let status = r.status();
                 r.bytes().await?;
                 if status != reqwest::StatusCode::CREATED {
@@ -205,7 +247,7 @@ async fn create_pods(server: &Server, ns: &str, total: usize, clients: usize, of
 }
 
 async fn apiserver(skiff: &Path, creates: usize, stored: usize) -> Result<Value> {
-    let (server, ready) = start(skiff).await?;
+    let (server, ready) = start(skiff, &[]).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = server.rss_mb();
     let c = server.client()?;
@@ -360,4 +402,92 @@ impl SendTimes {
     fn get(&self, i: usize) -> Option<Instant> {
         self.0.lock().ok().and_then(|v| v.get(i).copied().flatten())
     }
+}
+
+fn sched_node(i: usize) -> Value {
+    let name = format!("node-{i:04}");
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": format!("zone-{}", i % 3)}},
+        "status": {"capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}, "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ready"}]}})
+}
+
+fn sched_pod(ns: &str, i: usize, anti_groups: Option<usize>) -> Value {
+    let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": format!("p{i}"), "namespace": ns, "labels": {"app": "bench"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}}}]}});
+    if let Some(groups) = anti_groups {
+        let group = format!("g{}", i % groups);
+        p["metadata"]["labels"]["group"] = json!(group);
+        p["spec"]["affinity"] = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"group": group}}, "topologyKey": "kubernetes.io/hostname"}]}});
+    }
+    p
+}
+
+/// Creates pods in `ns` while a watch counts bindings; returns (pods/s from first
+/// create to last binding, seconds until all were bound).
+async fn bind_run(server: &Server, ns: &str, total: usize, anti_groups: Option<usize>) -> Result<(f64, f64)> {
+    let c = server.client()?;
+    create_ns(&c, &server.base, ns).await?;
+    let mut resp = c.get(format!("{}/api/v1/namespaces/{ns}/pods?watch=true", server.base)).send().await?;
+    let t0 = Instant::now();
+    let ns_owned = ns.to_string();
+    let path = format!("/api/v1/namespaces/{ns}/pods");
+    let creator = create_objects(server, &path, total, 8, move |i| sched_pod(&ns_owned, i, anti_groups));
+    let counter = async {
+        let mut bound = std::collections::HashSet::new();
+        let mut buf = Vec::new();
+        let mut last = 0usize;
+        while bound.len() < total {
+            let Some(chunk) = tokio::time::timeout(Duration::from_secs(60), resp.chunk()).await?? else { bail!("watch ended") };
+            buf.extend_from_slice(&chunk);
+            while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                let v: Value = serde_json::from_slice(&line)?;
+                if v["object"]["spec"]["nodeName"].is_string() {
+                    if let Some(n) = v["object"]["metadata"]["name"].as_str() {
+                        bound.insert(n.to_string());
+                    }
+                }
+            }
+            if bound.len() / 1000 > last {
+                last = bound.len() / 1000;
+                eprint!("\r  {} / {total} bound", bound.len());
+            }
+        }
+        eprintln!();
+        Ok::<_, anyhow::Error>(t0.elapsed())
+    };
+    let (created, all_bound) = tokio::join!(creator, counter);
+    created?;
+    let secs = all_bound?.as_secs_f64();
+    Ok((total as f64 / secs, secs))
+}
+
+async fn scheduling(skiff: &Path, nodes: usize, pods: usize, anti_pods: usize) -> Result<Value> {
+    let (server, _) = start(skiff, &["--no-scheduler"]).await?;
+    eprintln!("creating {nodes} nodes...");
+    create_objects(&server, "/api/v1/nodes", nodes, 8, sched_node).await?;
+    let mut scheduler = Command::new(skiff)
+        .args(["scheduler", "--kubeconfig"])
+        .arg(server.dir.join("kubeconfig.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting skiff scheduler")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    eprintln!("{pods} plain pods...");
+    let (plain_rate, plain_secs) = bind_run(&server, "plain", pods, None).await?;
+    println!("scheduling {pods} pods on {nodes} nodes: {plain_rate:.0} pods/s (all bound {plain_secs:.1} s after the first create)");
+    eprintln!("{anti_pods} pods with required anti-affinity...");
+    let (anti_rate, anti_secs) = bind_run(&server, "anti", anti_pods, Some(10)).await?;
+    println!("scheduling {anti_pods} pods with required pod anti-affinity: {anti_rate:.0} pods/s (all bound {anti_secs:.1} s)");
+    let sched_rss = rss_mb(scheduler.id());
+    let server_rss = server.rss_mb();
+    println!("scheduler RSS {sched_rss:.1} MB; API server RSS {server_rss:.1} MB");
+    let _ = scheduler.kill();
+    let _ = scheduler.wait();
+    Ok(json!({"nodes": nodes, "pods": pods, "plain_pods_per_s": plain_rate, "plain_all_bound_s": plain_secs,
+        "anti_pods": anti_pods, "anti_pods_per_s": anti_rate, "anti_all_bound_s": anti_secs,
+        "scheduler_rss_mb": sched_rss, "apiserver_rss_mb": server_rss}))
 }
