@@ -61,5 +61,10 @@ pub(super) fn stateful_set(ss: &mut Value) {
     pod_template(child(spec, "template"));
     for claim in items(spec, "volumeClaimTemplates") {
         persistent_volume_claim(claim);
+        // apps/v1 conversion writes the templates' TypeMeta (kubectl shows it).
+        if let Some(m) = claim.as_object_mut() {
+            m.insert("apiVersion".to_string(), Value::from("v1"));
+            m.insert("kind".to_string(), Value::from("PersistentVolumeClaim"));
+        }
     }
 }

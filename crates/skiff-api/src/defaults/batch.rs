@@ -68,7 +68,10 @@ pub fn generate_job_selector(job: &mut Value, uid: &str) {
     let name = job.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
     let template_labels_before = job.get("spec").and_then(|s| s.get("template")).and_then(|t| t.get("metadata")).and_then(|m| m.get("labels")).cloned();
     let job_labels = job.get("metadata").and_then(|m| m.get("labels")).cloned();
-    let shared = template_labels_before.is_some() && template_labels_before == job_labels;
+    // A Job without labels gets its template's when upstream reads it back from
+    // storage (decoding defaults it again), so it shows the generated ones as well.
+    let no_labels = job_labels.as_ref().and_then(Value::as_object).is_none_or(Map::is_empty);
+    let shared = no_labels || (template_labels_before.is_some() && template_labels_before == job_labels);
     let generated = [
         ("job-name", name.as_str()),
         ("batch.kubernetes.io/job-name", name.as_str()),

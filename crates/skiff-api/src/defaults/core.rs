@@ -185,6 +185,20 @@ pub(super) fn pod_spec(spec: &mut Value) {
     set_default(spec, "securityContext", Value::Object(Map::new()));
     set_default(spec, "terminationGracePeriodSeconds", 30);
     set_default_str(spec, "schedulerName", "default-scheduler");
+    // v1 conversion: the deprecated serviceAccount fills an empty serviceAccountName
+    // and then always mirrors it.
+    let sa = match str_at(spec, "serviceAccountName") {
+        "" => str_at(spec, "serviceAccount").to_string(),
+        name => name.to_string(),
+    };
+    if let Some(m) = spec.as_object_mut() {
+        if sa.is_empty() {
+            m.remove("serviceAccount");
+        } else {
+            m.insert("serviceAccountName".to_string(), Value::from(sa.clone()));
+            m.insert("serviceAccount".to_string(), Value::from(sa));
+        }
+    }
     for v in items(spec, "volumes") {
         volume(v);
     }
@@ -245,6 +259,14 @@ pub(super) fn pod(pod: &mut Value) {
         }
     }
     set_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+    if let Some(status) = existing(pod, "status") {
+        fn ip_of(v: &Value) -> Option<&str> {
+            v.get("ip").and_then(Value::as_str)
+        }
+        let ip = |s: &str| serde_json::json!({"ip": s});
+        super::sync_plural(status, "podIP", "podIPs", ip, ip_of);
+        super::sync_plural(status, "hostIP", "hostIPs", ip, ip_of);
+    }
 }
 
 pub(super) fn replication_controller(rc: &mut Value) {
@@ -426,6 +448,9 @@ pub(super) fn endpoints(ep: &mut Value) {
 }
 
 pub(super) fn node(node: &mut Value) {
+    if let Some(spec) = existing(node, "spec") {
+        super::sync_plural(spec, "podCIDR", "podCIDRs", |s| Value::from(s), Value::as_str);
+    }
     let status = child(node, "status");
     resource_list(status, "capacity");
     resource_list(status, "allocatable");

@@ -101,6 +101,26 @@ fn set_default_int(v: &mut Value, key: &str, value: i64) {
     }
 }
 
+/// Keeps a legacy singular field and its plural list in step, as upstream's v1
+/// conversions do (`podCIDR`/`podCIDRs`, `podIP`/`podIPs`): an unset list takes the
+/// singular value, and the singular always shows the list's first entry. `wrap` and
+/// `unwrap` turn a value into a list entry and back (`{"ip": ...}` for pod IPs).
+fn sync_plural(v: &mut Value, single: &str, plural: &str, wrap: fn(&str) -> Value, unwrap: fn(&Value) -> Option<&str>) {
+    let Some(m) = v.as_object_mut() else { return };
+    let list_empty = m.get(plural).and_then(Value::as_array).is_none_or(Vec::is_empty);
+    let one = m.get(single).and_then(Value::as_str).unwrap_or("").to_string();
+    if list_empty {
+        if !one.is_empty() {
+            m.insert(plural.to_string(), Value::Array(vec![wrap(&one)]));
+        }
+        return;
+    }
+    let first = m.get(plural).and_then(Value::as_array).and_then(|a| a.first()).and_then(unwrap).map(str::to_string);
+    if let Some(first) = first {
+        m.insert(single.to_string(), Value::from(first));
+    }
+}
+
 fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }

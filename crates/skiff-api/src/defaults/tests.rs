@@ -150,6 +150,8 @@ fn defaults_job_and_generated_selector() {
         job["spec"]["template"]["metadata"]["labels"],
         json!({"job-name": "pi", "batch.kubernetes.io/job-name": "pi", "controller-uid": "1234", "batch.kubernetes.io/controller-uid": "1234"})
     );
+    // A Job without labels shows its template's, as upstream reads it back.
+    assert_eq!(job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]);
     assert_valid("batch", "Job", &job);
 }
 
