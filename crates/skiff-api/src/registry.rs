@@ -62,6 +62,7 @@ impl Subresource {
 }
 
 pub const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const NAMESPACE_VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 pub const READ_VERBS: &[&str] = &["get", "list", "watch"];
 
 use Subresource::*;
@@ -147,6 +148,9 @@ impl Resource {
     pub fn verbs(&self) -> &'static [&'static str] {
         if self.read_only {
             READ_VERBS
+        } else if self.group.is_empty() && self.kind == "Namespace" {
+            // Upstream's namespace storage has no deletecollection.
+            NAMESPACE_VERBS
         } else {
             VERBS
         }

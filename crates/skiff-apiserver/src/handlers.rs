@@ -22,6 +22,26 @@ use crate::watch;
 pub type ApiResult = Result<Response, ApiError>;
 
 pub async fn handle(state: &AppState, method: &Method, t: Target, q: &Query, headers: &HeaderMap, body: Bytes) -> ApiResult {
+    let deprecation = deprecation_warning(t.resource);
+    let result = dispatch(state, method, t, q, headers, body).await;
+    let Some(text) = deprecation else { return result };
+    // Upstream warns on every request to a deprecated API, failed ones included.
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+        resp.headers_mut().append(header::WARNING, v);
+    }
+    Ok(resp)
+}
+
+/// The warning upstream attaches to requests for a deprecated resource version.
+fn deprecation_warning(r: &Resource) -> Option<&'static str> {
+    match (r.group, r.version, r.kind) {
+        ("", "v1", "Endpoints") => Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"),
+        _ => None,
+    }
+}
+
+async fn dispatch(state: &AppState, method: &Method, t: Target, q: &Query, headers: &HeaderMap, body: Bytes) -> ApiResult {
     let r = t.resource;
     let ns = t.namespace.as_deref();
     if r.namespaced && t.name.is_some() && ns.is_none() {
@@ -45,7 +65,7 @@ pub async fn handle(state: &AppState, method: &Method, t: Target, q: &Query, hea
         (Method::PUT, Some(name), sub) => update(state, r, ns, name, sub, q, headers, &body).await,
         (Method::PATCH, Some(name), sub) => patch(state, r, ns, name, sub, q, headers, &body).await,
         (Method::DELETE, Some(name), None) => delete(state, r, ns, name, q, &body).await,
-        (Method::DELETE, None, None) => delete_collection(state, r, ns, q, &body).await,
+        (Method::DELETE, None, None) if r.verbs().contains(&"deletecollection") => delete_collection(state, r, ns, q, &body).await,
         (_, _, Some(sub)) if !r.subresources.iter().any(|s| s.name() == sub) && !(r.kind == "Namespace" && sub == "finalize") => {
             Err(ApiError::no_route())
         }

@@ -694,6 +694,10 @@ fn paths_for(schemas: &Map<String, Value>, r: &'static Resource) -> Vec<PathItem
         }
         out.push(PathItem { path: format!("{collection}/{{name}}/{}", s.name()), params: item_params.clone(), ops });
     }
+    // Only the verbs discovery lists (namespaces have no deletecollection).
+    if !r.verbs().contains(&"deletecollection") {
+        out[0].ops.retain(|o| o.action != "deletecollection");
+    }
     out
 }
 

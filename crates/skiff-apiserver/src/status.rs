@@ -37,6 +37,12 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// An admission refusal of one object: `namespaces "default" is forbidden: ...`.
+    pub fn forbidden_object(r: &Resource, name: &str, why: &str) -> Self {
+        Self::new(403, "Forbidden", format!("{} \"{name}\" is forbidden: {why}", r.qualified_plural()))
+            .with_details(json!({"name": name, "group": r.group, "kind": r.plural}))
+    }
+
     pub fn not_found(r: &Resource, name: &str) -> Self {
         Self::new(404, "NotFound", format!("{} \"{name}\" not found", r.qualified_plural()))
             .with_details(json!({"name": name, "group": r.group, "kind": r.plural}))

@@ -215,10 +215,9 @@ impl Storage {
             for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"] {
                 m.remove(f);
             }
-            if r.has_status {
+            // Kinds without generation tracking keep what the client sent, as upstream.
+            if strategy::tracks_generation(r) {
                 m.insert("generation".into(), json!(1));
-            } else {
-                m.remove("generation");
             }
         }
         strategy::prepare_for_create(r, &mut obj);
@@ -304,6 +303,9 @@ impl Storage {
                 Part::Binding => new,
             };
             defaults::apply_defaults(r.group, r.kind, &mut new);
+            if part == Part::Main {
+                strategy::update_generation(r, &mut new, &old);
+            }
             let errs = match part {
                 Part::Main => validation::validate(r.group, r.kind, &new, Some(&old)),
                 Part::Status => validation::validate_status(r.group, r.kind, &new, &old),
@@ -343,6 +345,7 @@ impl Storage {
     }
 
     pub async fn delete(&self, r: &Resource, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Deleted, ApiError> {
+        strategy::admit_delete(r, name).map_err(|why| ApiError::forbidden_object(r, name, &why))?;
         let k = key(r, namespace, name);
         loop {
             let current = self.store.get(&k).ok_or_else(|| ApiError::not_found(r, name))?;

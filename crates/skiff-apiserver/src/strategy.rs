@@ -10,10 +10,28 @@ fn is(r: &Resource, group: &str, kind: &str) -> bool {
     r.group == group && r.kind == kind
 }
 
+/// Whether the kind's strategy keeps `metadata.generation` (1 on create, +1 per spec
+/// change). Upstream's Namespace, Node, Service, PV, PVC and ResourceQuota strategies
+/// do not, so those objects carry no generation.
+pub fn tracks_generation(r: &Resource) -> bool {
+    matches!(
+        (r.group, r.kind),
+        ("", "Pod")
+            | ("", "ReplicationController")
+            | ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet")
+            | ("batch", "Job" | "CronJob")
+            | ("policy", "PodDisruptionBudget")
+            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+    )
+}
+
 /// Status is the controllers' to write: a create starts from an empty one.
 pub fn prepare_for_create(r: &Resource, obj: &mut Value) {
     if !r.has_status || is(r, "", "Node") {
         return;
+    }
+    if is(r, "", "Pod") {
+        admit_pod(obj);
     }
     let status = if is(r, "", "Pod") {
         json!({"phase": "Pending", "qosClass": qos_class(obj)})
@@ -29,8 +47,36 @@ pub fn prepare_for_create(r: &Resource, obj: &mut Value) {
     obj["status"] = status;
 }
 
-/// A write to the main resource keeps status and system metadata; generation moves
-/// only when the spec does.
+/// What upstream's default admission plugins add to a new pod: the ServiceAccount
+/// plugin names the `default` account, DefaultTolerationSeconds tolerates the
+/// not-ready and unreachable taints for 300s unless the pod already does.
+fn admit_pod(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    if spec.get("serviceAccountName").and_then(Value::as_str).is_none_or(str::is_empty) {
+        spec.insert("serviceAccountName".into(), json!("default"));
+        spec.insert("serviceAccount".into(), json!("default"));
+    }
+    let existing: Vec<Value> = spec.get("tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let tolerates = |key: &str| {
+        existing.iter().any(|t| {
+            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            (k == key || k.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+        })
+    };
+    let mut added = existing.clone();
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        if !tolerates(key) {
+            added.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+    if added.len() != existing.len() {
+        spec.insert("tolerations".into(), Value::Array(added));
+    }
+}
+
+/// A write to the main resource keeps status and system metadata (generation is
+/// `update_generation`'s).
 pub fn prepare_for_update(r: &Resource, mut new: Value, old: &Value) -> Value {
     if r.has_status {
         match old.get("status") {
@@ -54,12 +100,18 @@ pub fn prepare_for_update(r: &Resource, mut new: Value, old: &Value) -> Value {
         }
     }
     keep_system_metadata(&mut new, old);
-    if r.has_status {
-        let generation = objects::meta(old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
-        let generation = if objects::spec_equal(&new, old) { generation } else { generation + 1 };
-        meta_mut(&mut new).insert("generation".into(), json!(generation));
-    }
     new
+}
+
+/// Moves `metadata.generation` when the spec changed. Runs on the defaulted object
+/// (upstream defaults while decoding, before its strategy compares), so a write that
+/// only omits defaulted fields is no spec change.
+pub fn update_generation(r: &Resource, new: &mut Value, old: &Value) {
+    if tracks_generation(r) {
+        let generation = objects::meta(old).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
+        let generation = if objects::spec_equal(new, old) { generation } else { generation + 1 };
+        meta_mut(new).insert("generation".into(), json!(generation));
+    }
 }
 
 /// A write to /status changes only status (for Namespace /finalize: spec.finalizers).
@@ -142,6 +194,14 @@ pub fn blocks_deletion(r: &Resource, obj: &Value) -> bool {
 /// Namespaces are finalized by the namespace controller through spec.finalizers.
 pub fn has_spec_finalizers(r: &Resource, obj: &Value) -> bool {
     is(r, "", "Namespace") && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+}
+
+/// Upstream's NamespaceLifecycle admission: the system namespaces cannot be deleted.
+pub fn admit_delete(r: &Resource, name: &str) -> Result<(), String> {
+    if is(r, "", "Namespace") && matches!(name, "default" | "kube-system" | "kube-public") {
+        return Err("this namespace may not be deleted".into());
+    }
+    Ok(())
 }
 
 pub fn prepare_for_delete(r: &Resource, obj: &mut Value) {
