@@ -110,3 +110,21 @@ fn endpoints_requests_carry_the_deprecation_warning() {
     let out = c.kubectl(&["get", "endpointslices"]);
     assert!(!text(&out).contains("deprecated"));
 }
+
+#[test]
+fn wrong_types_are_reported_with_go_struct_names() {
+    let c = Cluster::start();
+    // YAML 1.1 reads `Y` as true: upstream's decoder names the struct and the path.
+    let out = c.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx, env: [{name: Y, value: v}]}]\n");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("Error from server (BadRequest): error when creating \"STDIN\": Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal bool into Go struct field EnvVar.spec.containers.env.name of type string"),
+        "{}",
+        text(&out)
+    );
+    c.ok(&["create", "deployment", "web", "--image=nginx"]);
+    let err = c.fails(&["patch", "deployment", "web", "-p", r#"{"spec":{"replicas":"x"}}"#]);
+    assert!(err.contains("json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"), "{err}");
+    let err = c.fails(&["patch", "deployment", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","ports":[{"containerPort":"80"}]}]}}}}"#]);
+    assert!(err.contains("Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of type int32"), "{err}");
+}
