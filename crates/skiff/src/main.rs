@@ -20,8 +20,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane: API server with its store.
+    /// Run the control plane: API server with its store, and the scheduler.
     Server(ServerArgs),
+    /// Run only the scheduler, against any Kubernetes-compatible API server.
+    Scheduler {
+        /// Credentials and address of the API server.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -38,6 +44,9 @@ struct ServerArgs {
     /// Run no node agent in this process (the only mode until the node agent lands).
     #[arg(long)]
     no_agent: bool,
+    /// Run no scheduler in this process (run `skiff scheduler` elsewhere instead).
+    #[arg(long)]
+    no_scheduler: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,6 +64,11 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     match cli.command {
         Command::Server(args) => rt.block_on(server(args)),
+        Command::Scheduler { kubeconfig } => rt.block_on(async {
+            let client = kube_client(&kubeconfig).await?;
+            skiff_scheduler::run(client).await;
+            Ok(())
+        }),
     }
 }
 
@@ -76,10 +90,21 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         store_options: Default::default(),
     };
     let running = skiff_apiserver::start(cfg).await.context("starting the API server")?;
+    if !args.no_scheduler {
+        // In-process components reach the API server as any client would.
+        let client = kube_client(&running.kubeconfig).await?;
+        tokio::spawn(skiff_scheduler::run(client));
+    }
     println!("skiff API server listening on https://{}", running.addr);
     println!("export KUBECONFIG={}", running.kubeconfig.display());
     shutdown_signal().await;
     Ok(())
+}
+
+async fn kube_client(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.context("kubeconfig")?;
+    kube::Client::try_from(cfg).context("API client")
 }
 
 async fn shutdown_signal() {
