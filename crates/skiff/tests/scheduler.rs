@@ -67,15 +67,16 @@ fn cordon_affinity_and_anti_affinity() {
     }
     c.ok(&["cordon", "a1"]);
     c.ok(&["cordon", "a2"]);
-    create(&c, &pod("db", "", "app: db"));
+    create(&c, &pod("db", "", "webserver: nginx"));
     assert_eq!(eventually(20, || node_of(&c, "db")), "b1", "cordoned nodes get no pods");
     c.ok(&["uncordon", "a1"]);
     c.ok(&["uncordon", "a2"]);
 
-    // Required pod anti-affinity on hostname: one web pod per node, the fourth waits.
-    let anti = "  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector:\n          matchLabels:\n            app: web\n        topologyKey: kubernetes.io/hostname\n";
+    // The seeds' examples: required anti-affinity on hostname against app=myapi (one
+    // per node, the fourth waits); affinity by zone to a pod labelled webserver=nginx.
+    let anti = "  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector:\n          matchExpressions:\n          - {key: app, operator: In, values: [myapi]}\n        topologyKey: kubernetes.io/hostname\n";
     for i in 0..4 {
-        create(&c, &pod(&format!("web{i}"), anti, "app: web"));
+        create(&c, &pod(&format!("web{i}"), anti, "app: myapi"));
     }
     let placed: Vec<String> = (0..3).map(|i| eventually(20, || node_of(&c, &format!("web{i}")))).collect();
     let mut distinct = placed.clone();
@@ -89,7 +90,7 @@ fn cordon_affinity_and_anti_affinity() {
     assert!(message.contains("node(s) didn't match pod anti-affinity rules"), "{message}");
 
     // Required pod affinity by zone: next to the db pod (west).
-    let near = "  affinity:\n    podAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector:\n          matchExpressions:\n          - {key: app, operator: In, values: [db]}\n        topologyKey: topology.kubernetes.io/zone\n";
+    let near = "  affinity:\n    podAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector:\n          matchExpressions:\n          - {key: webserver, operator: In, values: [nginx]}\n        topologyKey: topology.kubernetes.io/zone\n";
     create(&c, &pod("cache", near, "app: cache"));
     assert_eq!(eventually(20, || node_of(&c, "cache")), "b1");
 
