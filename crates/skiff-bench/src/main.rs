@@ -247,7 +247,8 @@ where
 }
 
 async fn apiserver(skiff: &Path, creates: usize, stored: usize) -> Result<Value> {
-    let (server, ready) = start(skiff, &[]).await?;
+    // The API server alone: no scheduler reacting to the pods created.
+    let (server, ready) = start(skiff, &["--no-scheduler"]).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = server.rss_mb();
     let c = server.client()?;

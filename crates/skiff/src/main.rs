@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-// The API server allocates many small JSON nodes; mimalloc handles that far better
+// The API server allocates many small JSON nodes; jemalloc handles that far better
 // than glibc's allocator (measured: see docs/benchmarks.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(name = "skiff", version, about = "A Kubernetes-compatible cluster in one binary")]
