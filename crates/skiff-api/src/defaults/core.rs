@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::validation::pod::VOLUME_SOURCES;
+
 use super::{child, existing, items, quantity_field, resource_list, set_default, set_default_int, set_default_str, str_at};
 
 /// What an image reference's tag means for pulling: `:latest` or no tag pulls
@@ -101,40 +103,7 @@ fn downward_api_items(v: &mut Value) {
     }
 }
 
-/// The source kinds a volume may name; one with none of them becomes an emptyDir.
-const VOLUME_SOURCES: [&str; 30] = [
-    "emptyDir",
-    "hostPath",
-    "gitRepo",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "flocker",
-    "persistentVolumeClaim",
-    "rbd",
-    "cinder",
-    "cephfs",
-    "quobyte",
-    "downwardAPI",
-    "fc",
-    "flexVolume",
-    "configMap",
-    "azureFile",
-    "vsphereVolume",
-    "photonPersistentDisk",
-    "portworxVolume",
-    "azureDisk",
-    "storageos",
-    "projected",
-    "scaleIO",
-    "csi",
-    "ephemeral",
-    "image",
-];
-
+/// A volume with none of the source kinds becomes an emptyDir.
 fn volume(v: &mut Value) {
     if !VOLUME_SOURCES.iter().any(|k| v.get(*k).map(|x| !x.is_null()).unwrap_or(false)) {
         if let Some(m) = v.as_object_mut() {

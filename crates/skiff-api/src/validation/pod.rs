@@ -229,7 +229,8 @@ pub fn validate_resource_requirements(res: &Value, claim_names: &HashSet<String>
 /// The volumes a pod declares, by name, for mounts to refer to.
 pub type Volumes<'a> = HashMap<&'a str, &'a Value>;
 
-const VOLUME_SOURCES: [&str; 30] = [
+/// The source kinds a volume may name (`VolumeSource`'s fields); defaulting uses it too.
+pub(crate) const VOLUME_SOURCES: [&str; 30] = [
     "emptyDir",
     "hostPath",
     "gitRepo",
