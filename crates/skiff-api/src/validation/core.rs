@@ -1558,8 +1558,14 @@ pub fn validate_endpoints(ep: &Value, old: Option<&Value>, errs: &mut Vec<FieldE
 
 /// The legacy checks every core/v1 Event gets.
 pub fn validate_core_event(ev: &Value, errs: &mut Vec<FieldError>) {
-    let ns = str_of(sub(ev, "metadata"), "namespace");
     let involved_ns = str_of(sub(ev, "involvedObject"), "namespace");
+    legacy_event_checks(ev, involved_ns, "reportingComponent", "message", errs);
+}
+
+/// The legacy Event checks shared with events.k8s.io, which names its involved
+/// object's namespace, reporting field and message differently.
+pub(crate) fn legacy_event_checks(ev: &Value, involved_ns: &str, reporting_key: &str, message_key: &str, errs: &mut Vec<FieldError>) {
+    let ns = str_of(sub(ev, "metadata"), "namespace");
     let p = Path::new("involvedObject").child("namespace");
     if !has(ev, "eventTime") {
         if involved_ns.is_empty() {
@@ -1573,11 +1579,11 @@ pub fn validate_core_event(ev: &Value, errs: &mut Vec<FieldError>) {
         if involved_ns.is_empty() && ns != "default" && ns != "kube-system" {
             errs.push(FieldError::invalid(&p, involved_ns, "does not match event.namespace"));
         }
-        let rc = str_of(ev, "reportingComponent");
+        let rc = str_of(ev, reporting_key);
         if rc.is_empty() {
-            errs.push(FieldError::required(&Path::new("reportingComponent"), ""));
+            errs.push(FieldError::required(&Path::new(reporting_key), ""));
         }
-        qualified_name(rc, &Path::new("reportingComponent"), errs);
+        qualified_name(rc, &Path::new(reporting_key), errs);
         for (key, limit) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
             let v = str_of(ev, key);
             if v.is_empty() {
@@ -1587,7 +1593,8 @@ pub fn validate_core_event(ev: &Value, errs: &mut Vec<FieldError>) {
                 errs.push(FieldError::invalid(&Path::new(key), "", format!("can have at most {limit} characters")));
             }
         }
-        if str_of(ev, "message").len() > 1024 {
+        // Both APIs report the message's path as "message".
+        if str_of(ev, message_key).len() > 1024 {
             errs.push(FieldError::invalid(&Path::new("message"), "", "can have at most 1024 characters"));
         }
     }

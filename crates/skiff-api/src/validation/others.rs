@@ -38,44 +38,9 @@ pub fn validate_lease(lease: &Value, old: Option<&Value>, errs: &mut Vec<FieldEr
 
 /// events.k8s.io/v1 Events: the legacy checks plus the strict ones for the new API.
 pub fn validate_events_event(ev: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
-    let meta = sub(ev, "metadata");
-    let ns = str_of(meta, "namespace");
     let regarding_ns = str_of(sub(ev, "regarding"), "namespace");
     let has_time = has(ev, "eventTime");
-    let involved = Path::new("involvedObject").child("namespace");
-    if !has_time {
-        if regarding_ns.is_empty() {
-            if !ns.is_empty() && ns != "default" {
-                errs.push(FieldError::invalid(&involved, regarding_ns, "does not match event.namespace"));
-            }
-        } else if ns != regarding_ns {
-            errs.push(FieldError::invalid(&involved, regarding_ns, "does not match event.namespace"));
-        }
-    } else {
-        if regarding_ns.is_empty() && ns != "default" && ns != "kube-system" {
-            errs.push(FieldError::invalid(&involved, regarding_ns, "does not match event.namespace"));
-        }
-        let rc = str_of(ev, "reportingController");
-        if rc.is_empty() {
-            errs.push(FieldError::required(&Path::new("reportingController"), ""));
-        }
-        qualified_name(rc, &Path::new("reportingController"), errs);
-        for (key, limit) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
-            let v = str_of(ev, key);
-            if v.is_empty() {
-                errs.push(FieldError::required(&Path::new(key), ""));
-            }
-            if v.len() > limit {
-                errs.push(FieldError::invalid(&Path::new(key), "", format!("can have at most {limit} characters")));
-            }
-        }
-        if str_of(ev, "note").len() > 1024 {
-            errs.push(FieldError::invalid(&Path::new("message"), "", "can have at most 1024 characters"));
-        }
-    }
-    for m in is_dns1123_subdomain(ns) {
-        errs.push(FieldError::invalid(&Path::new("namespace"), ns, m));
-    }
+    super::core::legacy_event_checks(ev, regarding_ns, "reportingController", "note", errs);
     if let Some(old) = old {
         validate_object_meta_update(ev, old, errs);
         return;
