@@ -1198,32 +1198,11 @@ pub fn validate_pv(pv: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) 
         count += 1;
         match *kind {
             "hostPath" => {
-                let hp = str_of(src, "path");
-                if hp.is_empty() {
-                    errs.push(FieldError::required(&p.child("path"), ""));
-                } else if hp.split('/').any(|x| x == "..") {
-                    errs.push(FieldError::invalid(&p.child("path"), hp, "must not contain '..'"));
-                }
+                validate_source_path(src, &p, errs);
             }
-            "nfs" => {
-                let np = str_of(src, "path");
-                if str_of(src, "server").is_empty() {
-                    errs.push(FieldError::required(&p.child("server"), ""));
-                }
-                if np.is_empty() {
-                    errs.push(FieldError::required(&p.child("path"), ""));
-                }
-                if !np.starts_with('/') {
-                    errs.push(FieldError::invalid(&p.child("path"), np, "must be an absolute path"));
-                }
-            }
+            "nfs" => validate_nfs(src, &p, errs),
             "local" => {
-                let lp = str_of(src, "path");
-                if lp.is_empty() {
-                    errs.push(FieldError::required(&p.child("path"), ""));
-                } else if lp.split('/').any(|x| x == "..") {
-                    errs.push(FieldError::invalid(&p.child("path"), lp, "must not contain '..'"));
-                }
+                validate_source_path(src, &p, errs);
                 if !node_affinity {
                     errs.push(FieldError::required(&path.child("nodeAffinity"), "Local volume requires node affinity"));
                 }

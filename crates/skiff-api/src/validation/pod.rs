@@ -360,18 +360,7 @@ fn validate_volume_source(vol: &Value, path: &Path, vol_name: &str, pod_name: Op
                     validate_key_to_path(kp, &p.child("items").index(j), errs);
                 }
             }
-            "nfs" => {
-                let np = str_of(src, "path");
-                if str_of(src, "server").is_empty() {
-                    errs.push(FieldError::required(&p.child("server"), ""));
-                }
-                if np.is_empty() {
-                    errs.push(FieldError::required(&p.child("path"), ""));
-                }
-                if !np.starts_with('/') {
-                    errs.push(FieldError::invalid(&p.child("path"), np, "must be an absolute path"));
-                }
-            }
+            "nfs" => validate_nfs(src, &p, errs),
             "persistentVolumeClaim" => {
                 if str_of(src, "claimName").is_empty() {
                     errs.push(FieldError::required(&p.child("claimName"), ""));
@@ -436,13 +425,36 @@ fn validate_claim_template_meta(meta: &Value, path: &Path, errs: &mut Vec<FieldE
     }
 }
 
-fn validate_host_path(src: &Value, path: &Path, errs: &mut Vec<FieldError>) {
-    let hp = str_of(src, "path");
-    if hp.is_empty() {
+/// An nfs source, in a pod's volume or a PersistentVolume.
+pub(super) fn validate_nfs(src: &Value, path: &Path, errs: &mut Vec<FieldError>) {
+    let np = str_of(src, "path");
+    if str_of(src, "server").is_empty() {
+        errs.push(FieldError::required(&path.child("server"), ""));
+    }
+    if np.is_empty() {
         errs.push(FieldError::required(&path.child("path"), ""));
+    }
+    if !np.starts_with('/') {
+        errs.push(FieldError::invalid(&path.child("path"), np, "must be an absolute path"));
+    }
+}
+
+/// A hostPath or local source's `path`: required, and no `..` step.
+/// Returns whether it was set.
+pub(super) fn validate_source_path(src: &Value, path: &Path, errs: &mut Vec<FieldError>) -> bool {
+    let sp = str_of(src, "path");
+    if sp.is_empty() {
+        errs.push(FieldError::required(&path.child("path"), ""));
+        return false;
+    }
+    validate_path_no_backsteps(sp, &path.child("path"), errs);
+    true
+}
+
+fn validate_host_path(src: &Value, path: &Path, errs: &mut Vec<FieldError>) {
+    if !validate_source_path(src, path, errs) {
         return;
     }
-    validate_path_no_backsteps(hp, &path.child("path"), errs);
     if let Some(t) = opt_str(src, "type") {
         const TYPES: [&str; 8] = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
         if !TYPES.contains(&t) {
