@@ -640,8 +640,8 @@ pub fn cells(group: &str, kind: &str, obj: &Value, now: Timestamp) -> Vec<Value>
         ("", "Pod") => pod(&o),
         ("", "PodTemplate") => pod_template(&o),
         ("policy", "PodDisruptionBudget") => pdb(&o),
-        ("", "ReplicationController") => replication_controller(&o),
-        ("apps", "ReplicaSet") => replica_set(&o),
+        ("", "ReplicationController") => replicas(&o, format_labels(o.get(&["spec", "selector"]))),
+        ("apps", "ReplicaSet") => replicas(&o, format_label_selector(o.get(&["spec", "selector"]))),
         ("apps", "DaemonSet") => daemon_set(&o),
         ("batch", "Job") => job(&o),
         ("batch", "CronJob") => cron_job(&o),
@@ -1224,7 +1224,9 @@ fn pdb(o: &Obj) -> Vec<Value> {
     ]
 }
 
-fn replication_controller(o: &Obj) -> Vec<Value> {
+/// ReplicationControllers and ReplicaSets: the same columns; only the selector's
+/// form differs (a plain label map for the former).
+fn replicas(o: &Obj, selector: String) -> Vec<Value> {
     let (names, images) = containers(o.arr(&["spec", "template", "spec", "containers"]));
     vec![
         o.name(),
@@ -1234,21 +1236,7 @@ fn replication_controller(o: &Obj) -> Vec<Value> {
         o.age(),
         names,
         images,
-        s(format_labels(o.get(&["spec", "selector"]))),
-    ]
-}
-
-fn replica_set(o: &Obj) -> Vec<Value> {
-    let (names, images) = containers(o.arr(&["spec", "template", "spec", "containers"]));
-    vec![
-        o.name(),
-        n(o.replicas()),
-        n(o.int(&["status", "replicas"])),
-        n(o.int(&["status", "readyReplicas"])),
-        o.age(),
-        names,
-        images,
-        s(format_label_selector(o.get(&["spec", "selector"]))),
+        s(selector),
     ]
 }
 
@@ -1548,18 +1536,12 @@ fn format_endpoints(subsets: &[Value]) -> String {
     for ss in subsets {
         let addrs = garr(ss, &["addresses"]);
         let ports = garr(ss, &["ports"]);
-        if ports.is_empty() {
-            // Headless services may have no ports.
-            count += addrs.len();
-            for a in addrs {
-                if list.len() == max {
-                    more = true;
-                    break;
-                }
-                list.push(gstr(a, &["ip"]).to_string());
-            }
-            continue;
-        }
+        // Headless services may have no ports: list the bare IPs once.
+        let ports: Vec<Option<&Value>> = if ports.is_empty() {
+            vec![None]
+        } else {
+            ports.iter().map(Some).collect()
+        };
         for p in ports {
             count += addrs.len();
             for a in addrs {
@@ -1567,7 +1549,11 @@ fn format_endpoints(subsets: &[Value]) -> String {
                     more = true;
                     break;
                 }
-                list.push(join_host_port(gstr(a, &["ip"]), gint(p, &["port"])));
+                let ip = gstr(a, &["ip"]);
+                list.push(match p {
+                    Some(p) => join_host_port(ip, gint(p, &["port"])),
+                    None => ip.to_string(),
+                });
             }
         }
     }
@@ -1732,6 +1718,30 @@ fn access_modes(modes: &[Value]) -> String {
 
 const BETA_STORAGE_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-class";
 
+/// A PV's or PVC's phase, or Terminating once deleted.
+fn volume_phase<'a>(o: &Obj<'a>) -> &'a str {
+    if o.deleting() {
+        "Terminating"
+    } else {
+        o.str(&["status", "phase"])
+    }
+}
+
+/// A PV's or PVC's class: the beta annotation wins over spec.storageClassName.
+fn volume_class<'a>(o: &Obj<'a>) -> &'a str {
+    match o
+        .get(&["metadata", "annotations", BETA_STORAGE_CLASS_ANNOTATION])
+        .and_then(Value::as_str)
+    {
+        Some(c) => c,
+        None => o.str(&["spec", "storageClassName"]),
+    }
+}
+
+fn str_or_unset<'a>(o: &Obj<'a>, keys: &[&str]) -> &'a str {
+    o.get(keys).and_then(Value::as_str).unwrap_or("<unset>")
+}
+
 fn persistent_volume(o: &Obj) -> Vec<Value> {
     let claim = match o.get(&["spec", "claimRef"]) {
         Some(r) => format!("{}/{}", gstr(r, &["namespace"]), gstr(r, &["name"])),
@@ -1739,26 +1749,10 @@ fn persistent_volume(o: &Obj) -> Vec<Value> {
     };
     let capacity =
         quantity(o.get(&["spec", "capacity", "storage"])).unwrap_or_else(|| "0".to_string());
-    let phase = if o.deleting() {
-        "Terminating"
-    } else {
-        o.str(&["status", "phase"])
-    };
-    let class = match o
-        .get(&["metadata", "annotations", BETA_STORAGE_CLASS_ANNOTATION])
-        .and_then(Value::as_str)
-    {
-        Some(c) => c,
-        None => o.str(&["spec", "storageClassName"]),
-    };
-    let vac = o
-        .get(&["spec", "volumeAttributesClassName"])
-        .and_then(Value::as_str)
-        .unwrap_or("<unset>");
-    let mode = o
-        .get(&["spec", "volumeMode"])
-        .and_then(Value::as_str)
-        .unwrap_or("<unset>");
+    let phase = volume_phase(o);
+    let class = volume_class(o);
+    let vac = str_or_unset(o, &["spec", "volumeAttributesClassName"]);
+    let mode = str_or_unset(o, &["spec", "volumeMode"]);
     vec![
         o.name(),
         s(capacity),
@@ -1775,11 +1769,7 @@ fn persistent_volume(o: &Obj) -> Vec<Value> {
 }
 
 fn persistent_volume_claim(o: &Obj) -> Vec<Value> {
-    let phase = if o.deleting() {
-        "Terminating"
-    } else {
-        o.str(&["status", "phase"])
-    };
+    let phase = volume_phase(o);
     let volume = o.str(&["spec", "volumeName"]);
     // Capacity and modes are only shown once bound.
     let (capacity, modes) = if volume.is_empty() {
@@ -1790,21 +1780,9 @@ fn persistent_volume_claim(o: &Obj) -> Vec<Value> {
             access_modes(o.arr(&["status", "accessModes"])),
         )
     };
-    let class = match o
-        .get(&["metadata", "annotations", BETA_STORAGE_CLASS_ANNOTATION])
-        .and_then(Value::as_str)
-    {
-        Some(c) => c,
-        None => o.str(&["spec", "storageClassName"]),
-    };
-    let vac = o
-        .get(&["spec", "volumeAttributesClassName"])
-        .and_then(Value::as_str)
-        .unwrap_or("<unset>");
-    let mode = o
-        .get(&["spec", "volumeMode"])
-        .and_then(Value::as_str)
-        .unwrap_or("<unset>");
+    let class = volume_class(o);
+    let vac = str_or_unset(o, &["spec", "volumeAttributesClassName"]);
+    let mode = str_or_unset(o, &["spec", "volumeMode"]);
     vec![
         o.name(),
         s(phase),
