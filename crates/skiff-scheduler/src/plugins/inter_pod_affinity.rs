@@ -333,32 +333,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::plugins::testutil::{bound, filter_result, node, pod, slots, with_cycle};
-    use crate::snapshot::Snapshot;
-
-    fn cluster() -> Snapshot {
-        let mut s = Snapshot::new();
-        s.upsert_node(node(
-            "a1",
-            "8",
-            "16Gi",
-            json!({"topology.kubernetes.io/zone": "a"}),
-        ));
-        s.upsert_node(node(
-            "a2",
-            "8",
-            "16Gi",
-            json!({"topology.kubernetes.io/zone": "a"}),
-        ));
-        s.upsert_node(node(
-            "b1",
-            "8",
-            "16Gi",
-            json!({"topology.kubernetes.io/zone": "b"}),
-        ));
-        s.upsert_node(node("nozone", "8", "16Gi", json!({})));
-        s
-    }
+    use crate::plugins::testutil::{bound, filter_result, pod, slots, with_cycle, zoned_cluster};
 
     fn term(app: &str, key: &str) -> Value {
         json!({"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": key})
@@ -375,7 +350,7 @@ mod tests {
 
     #[test]
     fn ipa_required_anti_affinity_by_hostname() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         s.upsert_pod(bound(
             pod("w1", json!({"app": "web"}), "", "", json!({})),
             "a1",
@@ -408,7 +383,7 @@ mod tests {
 
     #[test]
     fn ipa_required_affinity_by_zone_and_first_pod() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         let p = pod(
             "p",
             json!({"app": "web"}),
@@ -448,7 +423,7 @@ mod tests {
 
     #[test]
     fn ipa_symmetry_existing_anti_affinity() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         let guard = pod(
             "guard",
             json!({"app": "guard"}),
@@ -473,7 +448,7 @@ mod tests {
 
     #[test]
     fn ipa_namespaces_and_namespace_selector() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         s.upsert_namespace(Arc::new(
             serde_json::from_value(
                 json!({"metadata": {"name": "prod", "labels": {"env": "prod"}}}),
@@ -532,7 +507,7 @@ mod tests {
 
     #[test]
     fn ipa_symmetry_with_namespace_selector() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         for (name, team) in [("team-a", "a"), ("team-b", "b")] {
             s.upsert_namespace(Arc::new(
                 serde_json::from_value(
@@ -573,7 +548,7 @@ mod tests {
 
     #[test]
     fn ipa_match_label_keys() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         s.upsert_pod(bound(
             pod(
                 "v1",
@@ -610,7 +585,7 @@ mod tests {
 
     #[test]
     fn ipa_score_preferred_terms_both_ways() {
-        let mut s = cluster();
+        let mut s = zoned_cluster();
         s.upsert_pod(bound(
             pod("db1", json!({"app": "db"}), "", "", json!({})),
             "a1",

@@ -147,6 +147,31 @@ pub(crate) mod testutil {
         )
     }
 
+    /// Nodes a1 and a2 in zone a, b1 in zone b, and nozone without a zone label.
+    pub fn zoned_cluster() -> Snapshot {
+        let mut s = Snapshot::new();
+        s.upsert_node(node(
+            "a1",
+            "8",
+            "16Gi",
+            json!({"topology.kubernetes.io/zone": "a"}),
+        ));
+        s.upsert_node(node(
+            "a2",
+            "8",
+            "16Gi",
+            json!({"topology.kubernetes.io/zone": "a"}),
+        ));
+        s.upsert_node(node(
+            "b1",
+            "8",
+            "16Gi",
+            json!({"topology.kubernetes.io/zone": "b"}),
+        ));
+        s.upsert_node(node("nozone", "8", "16Gi", json!({})));
+        s
+    }
+
     /// A pod in `default` with one container requesting `cpu`/`mem` ("" for none), and
     /// `spec` merged into its spec.
     pub fn pod(name: &str, labels: Value, cpu: &str, mem: &str, spec: Value) -> Pod {

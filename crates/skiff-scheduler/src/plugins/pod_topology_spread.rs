@@ -299,32 +299,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plugins::testutil::{bound, filter_result, node, pod, slots, with_cycle};
-    use crate::snapshot::Snapshot;
-
-    fn zoned() -> Snapshot {
-        let mut s = Snapshot::new();
-        s.upsert_node(node(
-            "a1",
-            "8",
-            "16Gi",
-            json!({"topology.kubernetes.io/zone": "a"}),
-        ));
-        s.upsert_node(node(
-            "a2",
-            "8",
-            "16Gi",
-            json!({"topology.kubernetes.io/zone": "a"}),
-        ));
-        s.upsert_node(node(
-            "b1",
-            "8",
-            "16Gi",
-            json!({"topology.kubernetes.io/zone": "b"}),
-        ));
-        s.upsert_node(node("nozone", "8", "16Gi", json!({})));
-        s
-    }
+    use crate::plugins::testutil::{bound, filter_result, pod, slots, with_cycle, zoned_cluster};
 
     fn spread(when: &str, extra: serde_json::Value) -> serde_json::Value {
         let mut c = json!({"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": when,
@@ -343,7 +318,7 @@ mod tests {
 
     #[test]
     fn spread_filter_max_skew() {
-        let mut s = zoned();
+        let mut s = zoned_cluster();
         s.upsert_pod(bound(web("w1", json!({})), "a1"));
         let p = web("p", spread("DoNotSchedule", json!({})));
         // Zone a has 1, zone b has 0: a would reach skew 2.
@@ -382,7 +357,7 @@ mod tests {
 
     #[test]
     fn spread_filter_min_domains_and_node_affinity_policy() {
-        let mut s = zoned();
+        let mut s = zoned_cluster();
         s.upsert_pod(bound(web("w1", json!({})), "a1"));
         s.upsert_pod(bound(web("w2", json!({})), "b1"));
         // Two domains exist but minDomains 3 makes the minimum 0: every domain with a pod
@@ -404,7 +379,7 @@ mod tests {
 
     #[test]
     fn spread_score_schedule_anyway() {
-        let mut s = zoned();
+        let mut s = zoned_cluster();
         s.upsert_pod(bound(web("w1", json!({})), "a1"));
         s.upsert_pod(bound(web("w2", json!({})), "a2"));
         let p = web("p", spread("ScheduleAnyway", json!({})));
@@ -421,7 +396,7 @@ mod tests {
 
     #[test]
     fn spread_default_constraints_follow_the_controller() {
-        let mut s = zoned();
+        let mut s = zoned_cluster();
         let owned = |name: &str| {
             let mut p = pod(name, json!({"app": "web"}), "", "", json!({}));
             p.metadata.owner_references = serde_json::from_value(json!([
