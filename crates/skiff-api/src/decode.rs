@@ -186,6 +186,18 @@ fn go_path(path: &str) -> String {
     out
 }
 
+/// A JSON value's kind as Go's `json: cannot unmarshal <kind> into ...` names it.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// Turns serde's "invalid type: string \"x\", expected i32" into Go's wording:
 /// `json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`.
 fn type_error(field: &str, schema_type: Option<&str>, serde_msg: &str) -> String {

@@ -8,7 +8,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-// Upstream's name checks and quoting, shared with validation.
+// Upstream's name checks, quoting and JSON kind names, shared with validation and decoding.
+use crate::decode::json_kind;
 use crate::validation::field_error::go_quote;
 use crate::validation::names::{is_qualified_name, is_valid_label_value};
 
@@ -394,17 +395,6 @@ impl fmt::Display for LabelSelector {
             write!(f, "{r}")?;
         }
         Ok(())
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

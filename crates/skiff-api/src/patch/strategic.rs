@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::gofmt;
 use super::meta::{Field, Schema, Strategy};
 use super::PatchError;
+use crate::decode::json_kind;
 
 type JsonMap = Map<String, Value>;
 
@@ -54,17 +55,6 @@ pub(crate) fn apply(schema: Schema, original: &Value, patch: &Value) -> Result<V
 
 fn invalid(msg: String) -> PatchError {
     PatchError::Invalid(msg)
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn bad_patch_type(directive: &Value, map: &JsonMap) -> PatchError {
