@@ -112,6 +112,11 @@ mod tests {
         json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}})
     }
 
+    /// A pod whose only constraint is required node affinity with `terms`.
+    fn required_pod(terms: serde_json::Value) -> k8s_openapi::api::core::v1::Pod {
+        pod("p", json!({}), "", "", required(terms))
+    }
+
     const REJECT: &str = "NodeAffinity: node(s) didn't match Pod's node affinity/selector";
 
     #[test]
@@ -133,13 +138,7 @@ mod tests {
     fn node_affinity_operators() {
         let s = snap();
         let check = |expr: serde_json::Value, want: [bool; 3]| {
-            let p = pod(
-                "p",
-                json!({}),
-                "",
-                "",
-                required(json!([{"matchExpressions": [expr.clone()]}])),
-            );
+            let p = required_pod(json!([{"matchExpressions": [expr.clone()]}]));
             let got = ["ssd", "hdd", "bare"].map(|n| filter_result(&s, &p, n).is_none());
             assert_eq!(got, want, "{expr}");
         };
@@ -181,16 +180,10 @@ mod tests {
     #[test]
     fn node_affinity_terms_or_expressions_and() {
         let s = snap();
-        let p = pod(
-            "p",
-            json!({}),
-            "",
-            "",
-            required(json!([
-                {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}, {"key": "zone", "operator": "In", "values": ["b"]}]},
-                {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]}
-            ])),
-        );
+        let p = required_pod(json!([
+            {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}, {"key": "zone", "operator": "In", "values": ["b"]}]},
+            {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]}
+        ]));
         assert_eq!(
             filter_result(&s, &p, "ssd").as_deref(),
             Some(REJECT),
@@ -198,7 +191,7 @@ mod tests {
         );
         assert_eq!(filter_result(&s, &p, "hdd"), None);
         // An empty term matches nothing; nodeSelector and affinity are ANDed.
-        let p = pod("p", json!({}), "", "", required(json!([{}])));
+        let p = required_pod(json!([{}]));
         assert_eq!(filter_result(&s, &p, "ssd").as_deref(), Some(REJECT));
         let mut spec =
             required(json!([{"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]));
@@ -211,14 +204,8 @@ mod tests {
     #[test]
     fn node_affinity_match_fields_and_prefilter() {
         let s = snap();
-        let p = pod(
-            "p",
-            json!({}),
-            "",
-            "",
-            required(
-                json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["hdd"]}]}]),
-            ),
+        let p = required_pod(
+            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["hdd"]}]}]),
         );
         assert_eq!(filter_result(&s, &p, "hdd"), None);
         assert_eq!(filter_result(&s, &p, "ssd").as_deref(), Some(REJECT));
@@ -226,34 +213,16 @@ mod tests {
             pre_filter(&PodInfo::parse(&p)),
             PreFilter::Nodes(["hdd".to_string()].into())
         );
-        let conflict = pod(
-            "p",
-            json!({}),
-            "",
-            "",
-            required(json!([{"matchFields": [
+        let conflict = required_pod(json!([{"matchFields": [
                 {"key": "metadata.name", "operator": "In", "values": ["hdd"]},
-                {"key": "metadata.name", "operator": "In", "values": ["ssd"]}]}])),
-        );
+                {"key": "metadata.name", "operator": "In", "values": ["ssd"]}]}]));
         assert_eq!(pre_filter(&PodInfo::parse(&conflict)), PreFilter::Conflict);
-        let mixed = pod(
-            "p",
-            json!({}),
-            "",
-            "",
-            required(json!([
+        let mixed = required_pod(json!([
                 {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["hdd"]}]},
-                {"matchExpressions": [{"key": "disk", "operator": "Exists"}]}])),
-        );
+                {"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]));
         assert_eq!(pre_filter(&PodInfo::parse(&mixed)), PreFilter::AllNodes);
-        let not_in = pod(
-            "p",
-            json!({}),
-            "",
-            "",
-            required(
-                json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["hdd"]}]}]),
-            ),
+        let not_in = required_pod(
+            json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["hdd"]}]}]),
         );
         assert_eq!(filter_result(&s, &not_in, "hdd").as_deref(), Some(REJECT));
         assert_eq!(filter_result(&s, &not_in, "ssd"), None);
