@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
-use crate::plugins::testutil::{bound, node, node_with, pod};
+use crate::plugins::testutil::{bound, node, node_with, pod, sidecar_and_init_pod};
 use crate::{schedule_one, wants_scheduling, FitError, Snapshot};
 
 fn rng() -> StdRng {
@@ -458,25 +458,9 @@ fn schedule_init_and_sidecar_requests() {
     let s = cluster(vec![labelled("n1", "3", json!({}))]);
     let mut r = rng();
     // Sidecar 1 + app 1 run together (2); the init container starts after the sidecar: 1 + 2.5.
-    let heavy = pod(
-        "p",
-        json!({}),
-        "1",
-        "",
-        json!({"initContainers": [
-        {"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}},
-        {"name": "i", "resources": {"requests": {"cpu": "2500m"}}}]}),
-    );
+    let heavy = sidecar_and_init_pod(true);
     assert!(err(&s, &heavy).starts_with("0/1 nodes are available: 1 Insufficient cpu."));
-    let ok = pod(
-        "p",
-        json!({}),
-        "1",
-        "",
-        json!({"initContainers": [
-        {"name": "i", "resources": {"requests": {"cpu": "2500m"}}},
-        {"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}}]}),
-    );
+    let ok = sidecar_and_init_pod(false);
     assert_eq!(schedule_one(&ok, &s, &mut r).expect("fits"), "n1");
     let overhead = pod(
         "p",

@@ -195,6 +195,15 @@ pub(crate) mod testutil {
         .expect("pod json")
     }
 
+    /// A pod with a 1-CPU app container, a 1-CPU sidecar and a 2.5-CPU init container,
+    /// the sidecar first (peak 3.5 CPU) or after the init container (peak 2.5).
+    pub fn sidecar_and_init_pod(sidecar_first: bool) -> Pod {
+        let sidecar = json!({"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}});
+        let init = json!({"name": "i", "resources": {"requests": {"cpu": "2500m"}}});
+        let inits = if sidecar_first { [sidecar, init] } else { [init, sidecar] };
+        pod("p", json!({}), "1", "", json!({"initContainers": inits}))
+    }
+
     /// The same pod bound to `node`.
     pub fn bound(mut p: Pod, node: &str) -> Arc<Pod> {
         if let Some(spec) = p.spec.as_mut() {

@@ -102,7 +102,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plugins::testutil::{bound, filter_result, node, pod, slots, with_cycle};
+    use crate::plugins::testutil::{
+        bound, filter_result, node, pod, sidecar_and_init_pod, slots, with_cycle,
+    };
     use crate::snapshot::Snapshot;
 
     #[test]
@@ -179,29 +181,13 @@ mod tests {
         let mut s = Snapshot::new();
         s.upsert_node(node("n1", "3", "8Gi", json!({})));
         // App 1 CPU + sidecar 1 CPU = 2; init 2.5 CPU after the sidecar: 3.5 > 3.
-        let p = pod(
-            "p",
-            json!({}),
-            "1",
-            "",
-            json!({"initContainers": [
-            {"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}},
-            {"name": "i", "resources": {"requests": {"cpu": "2500m"}}}]}),
-        );
+        let p = sidecar_and_init_pod(true);
         assert_eq!(
             filter_result(&s, &p, "n1").as_deref(),
             Some("NodeResourcesFit: Insufficient cpu")
         );
         // The same init container before the sidecar peaks at 2.5 and fits.
-        let p = pod(
-            "p",
-            json!({}),
-            "1",
-            "",
-            json!({"initContainers": [
-            {"name": "i", "resources": {"requests": {"cpu": "2500m"}}},
-            {"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}}]}),
-        );
+        let p = sidecar_and_init_pod(false);
         assert_eq!(filter_result(&s, &p, "n1"), None);
     }
 
