@@ -166,6 +166,7 @@ fn describe_shows_the_object_and_its_events() {
 #[test]
 fn watch_prints_changes_as_they_happen() {
     let c = Cluster::start();
+    c.ok(&["create", "configmap", "first", "--from-literal=a=b"]);
     let mut w = Command::new("kubectl")
         .args(["get", "configmaps", "-w"])
         .env("KUBECONFIG", &c.kubeconfig)
@@ -183,8 +184,8 @@ fn watch_prints_changes_as_they_happen() {
             }
         }
     });
-    // The watch is established once kubectl printed its initial list (a header or a row).
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // kubectl prints its initial list, then watches from that list's resourceVersion.
+    eventually(20, || rx.try_iter().find(|l| l.starts_with("first")));
     assert!(c.apply(CONFIGMAP).status.success());
     let seen = eventually(20, || rx.try_iter().find(|l| l.starts_with("settings")));
     assert!(seen.contains("settings"), "{seen}");
