@@ -119,12 +119,12 @@ async fn watches_resume_and_reflect() {
     let mut w = watcher(pods.clone(), watcher::Config::default()).boxed();
     let p: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).expect("pod");
     let creator = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
         pods.create(&PostParams::default(), &p).await.expect("create pod");
     });
+    // The pod arrives in the initial list or as a later event, whichever comes first.
     let seen = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(ev) = w.try_next().await.expect("watcher") {
-            if let watcher::Event::Apply(pod) = ev {
+            if let watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) = ev {
                 return pod.metadata.name;
             }
         }
