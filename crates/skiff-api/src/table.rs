@@ -858,14 +858,14 @@ fn gts(v: &Value, keys: &[&str]) -> Option<Timestamp> {
     parse_ts(get(v, keys))
 }
 
-/// A resource.Quantity as text. Stored quantities are kept in the form they were
-/// written; upstream would print its canonical form.
+/// Quantities print in canonical form, as upstream's printers do ("1024Mi" shows as "1Gi").
 fn quantity(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    let raw = match v? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(crate::quantity::Quantity::parse(&raw).map(|q| q.to_string()).unwrap_or(raw))
 }
 
 impl<'a> Obj<'a> {
@@ -2965,5 +2965,14 @@ mod tests {
                 "<none>"
             ]
         );
+    }
+
+    #[test]
+    fn quantities_print_canonically() {
+        assert_eq!(quantity(Some(&serde_json::json!("1024Mi"))).as_deref(), Some("1Gi"));
+        assert_eq!(quantity(Some(&serde_json::json!("500m"))).as_deref(), Some("500m"));
+        assert_eq!(quantity(Some(&serde_json::json!(2))).as_deref(), Some("2"));
+        assert_eq!(quantity(Some(&serde_json::json!("bogus"))).as_deref(), Some("bogus"), "unparsable text is shown as written");
+        assert_eq!(quantity(None), None);
     }
 }
