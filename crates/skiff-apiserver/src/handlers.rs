@@ -66,7 +66,7 @@ async fn dispatch(state: &AppState, method: &Method, t: Target, q: &Query, heade
         (Method::PATCH, Some(name), sub) => patch(state, r, ns, name, sub, q, headers, &body).await,
         (Method::DELETE, Some(name), None) => delete(state, r, ns, name, q, &body).await,
         (Method::DELETE, None, None) if r.verbs().contains(&"deletecollection") => delete_collection(state, r, ns, q, &body).await,
-        (_, _, Some(sub)) if !r.subresources.iter().any(|s| s.name() == sub) && !(r.kind == "Namespace" && sub == "finalize") => {
+        (_, _, Some(sub)) if !r.subresources.iter().any(|s| s.name() == sub) && (r.kind != "Namespace" || sub != "finalize") => {
             Err(ApiError::no_route())
         }
         _ => Err(ApiError::method_not_allowed()),
@@ -267,17 +267,16 @@ async fn update(state: &AppState, r: &Resource, ns: Option<&str>, name: &str, su
 
 /// Applies a PATCH body of the given content type to `current`.
 fn apply_patch(r: &Resource, content_type: &str, current: &Value, patch_body: &Value) -> Result<Value, ApiError> {
-    let kind_group = (r.group, r.kind);
     let result = if content_type.starts_with("application/json-patch+json") {
         patch::json_patch(current, patch_body)
     } else if content_type.starts_with("application/merge-patch+json") {
         Ok(patch::merge_patch(current, patch_body))
     } else if content_type.starts_with("application/strategic-merge-patch+json") {
-        patch::strategic_merge(kind_group.0, kind_group.1, current, patch_body)
+        patch::strategic_merge(r.group, r.kind, current, patch_body)
     } else if content_type.starts_with("application/apply-patch+yaml") || content_type.starts_with("application/apply-patch+cbor") {
         // Server-side apply without field ownership: the applied configuration is
         // merged strategically over the live object.
-        patch::strategic_merge(kind_group.0, kind_group.1, current, patch_body)
+        patch::strategic_merge(r.group, r.kind, current, patch_body)
     } else {
         return Err(ApiError::unsupported_media_type(content_type));
     };
@@ -350,12 +349,10 @@ async fn delete_collection(state: &AppState, r: &Resource, ns: Option<&str>, q: 
 fn scale_of(r: &Resource, obj: &Value) -> Value {
     let meta = objects::meta(obj);
     let pick = |f: &str| meta.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
+    // metav1.FormatLabelSelector: the parsed selector's string form (RC selectors are plain maps).
     let selector = obj.pointer("/spec/selector").map(|s| match s {
-        // ReplicationController selectors are plain maps.
-        Value::Object(m) if r.kind == "ReplicationController" => {
-            m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
-        }
-        s => selector_string(s),
+        Value::Object(m) if r.kind == "ReplicationController" => LabelSelector::from_set(m).to_string(),
+        s => LabelSelector::from_json(s).map(|l| l.to_string()).unwrap_or_default(),
     });
     let mut status = json!({"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0))});
     if let Some(s) = selector {
@@ -368,28 +365,6 @@ fn scale_of(r: &Resource, obj: &Value) -> Value {
         "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
         "status": status,
     })
-}
-
-/// metav1.FormatLabelSelector: the string form of a LabelSelector.
-fn selector_string(s: &Value) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(m) = s.get("matchLabels").and_then(Value::as_object) {
-        parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
-    }
-    if let Some(exprs) = s.get("matchExpressions").and_then(Value::as_array) {
-        for e in exprs {
-            let key = e["key"].as_str().unwrap_or("");
-            let values: Vec<&str> = e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            parts.push(match e["operator"].as_str().unwrap_or("") {
-                "In" => format!("{key} in ({})", values.join(",")),
-                "NotIn" => format!("{key} notin ({})", values.join(",")),
-                "Exists" => key.to_string(),
-                "DoesNotExist" => format!("!{key}"),
-                _ => continue,
-            });
-        }
-    }
-    parts.join(",")
 }
 
 /// Reads the Scale, lets `change` edit it, and writes spec.replicas back.

@@ -89,6 +89,7 @@ async fn status_and_scale_subresources() {
 
     let scale = deploys.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.expect("scale");
     assert_eq!(scale.spec.and_then(|s| s.replicas), Some(4));
+    assert_eq!(scale.status.map(|s| s.selector), Some(Some("app=web".to_string())));
     let d = deploys.get("web").await.expect("get");
     assert_eq!(d.spec.and_then(|s| s.replicas), Some(4));
     assert_eq!(d.metadata.generation, Some(2));
