@@ -299,7 +299,7 @@ impl Storage {
             }
             let mut new = match part {
                 Part::Main => strategy::prepare_for_update(r, new, &old),
-                Part::Status => strategy::prepare_for_status_update(r, new, &old),
+                Part::Status => strategy::prepare_for_status_update(new, &old),
                 Part::Binding => new,
             };
             defaults::apply_defaults(r.group, r.kind, &mut new);

@@ -115,7 +115,7 @@ pub fn update_generation(r: &Resource, new: &mut Value, old: &Value) {
 }
 
 /// A write to /status changes only status (for Namespace /finalize: spec.finalizers).
-pub fn prepare_for_status_update(r: &Resource, new: Value, old: &Value) -> Value {
+pub fn prepare_for_status_update(new: Value, old: &Value) -> Value {
     let mut out = old.clone();
     match new.get("status") {
         Some(s) => out["status"] = s.clone(),
@@ -125,7 +125,6 @@ pub fn prepare_for_status_update(r: &Resource, new: Value, old: &Value) -> Value
             }
         }
     }
-    let _ = r;
     out
 }
 
@@ -226,9 +225,9 @@ fn qos_class(pod: &Value) -> &'static str {
             any = true;
         }
         for res in ["cpu", "memory"] {
-            if !has(limits, res) {
-                guaranteed = false;
-            } else if has(requests, res) && requests.and_then(|m| m.get(res)) != limits.and_then(|m| m.get(res)) {
+            // Guaranteed needs a limit, and any request equal to it (requests default to limits).
+            let differs = has(requests, res) && requests.and_then(|m| m.get(res)) != limits.and_then(|m| m.get(res));
+            if !has(limits, res) || differs {
                 guaranteed = false;
             }
         }

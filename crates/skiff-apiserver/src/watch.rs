@@ -122,10 +122,8 @@ pub async fn serve(state: &AppState, r: &'static Resource, ns: Option<&str>, q: 
             }
         };
         for kv in &initial {
-            if sel.is_empty() || sel.matches(r, &objects::parse_json(&kv.value)) {
-                if !send(enc.event("ADDED", &kv.value)).await {
-                    return;
-                }
+            if (sel.is_empty() || sel.matches(r, &objects::parse_json(&kv.value))) && !send(enc.event("ADDED", &kv.value)).await {
+                return;
             }
         }
         let mut last_rv = start;
