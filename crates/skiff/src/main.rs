@@ -28,6 +28,12 @@ enum Command {
         #[arg(long)]
         kubeconfig: PathBuf,
     },
+    /// Run only the controllers, against any Kubernetes-compatible API server.
+    ControllerManager {
+        /// Credentials and address of the API server.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -47,6 +53,9 @@ struct ServerArgs {
     /// Run no scheduler in this process (run `skiff scheduler` elsewhere instead).
     #[arg(long)]
     no_scheduler: bool,
+    /// Run no controllers in this process (run `skiff controller-manager` elsewhere instead).
+    #[arg(long)]
+    no_controllers: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -67,6 +76,11 @@ fn main() -> anyhow::Result<()> {
         Command::Scheduler { kubeconfig } => rt.block_on(async {
             let client = kube_client(&kubeconfig).await?;
             skiff_scheduler::run(client).await;
+            Ok(())
+        }),
+        Command::ControllerManager { kubeconfig } => rt.block_on(async {
+            let client = kube_client(&kubeconfig).await?;
+            skiff_controllers::run(client).await;
             Ok(())
         }),
     }
@@ -94,6 +108,10 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         // In-process components reach the API server as any client would.
         let client = kube_client(&running.kubeconfig).await?;
         tokio::spawn(skiff_scheduler::run(client));
+    }
+    if !args.no_controllers {
+        let client = kube_client(&running.kubeconfig).await?;
+        tokio::spawn(skiff_controllers::run(client));
     }
     println!("skiff API server listening on https://{}", running.addr);
     println!("export KUBECONFIG={}", running.kubeconfig.display());
