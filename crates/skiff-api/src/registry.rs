@@ -28,6 +28,8 @@ pub enum Subresource {
     Eviction,
     Log,
     Exec,
+    Attach,
+    PortForward,
 }
 
 impl Subresource {
@@ -39,6 +41,8 @@ impl Subresource {
             Subresource::Eviction => "eviction",
             Subresource::Log => "log",
             Subresource::Exec => "exec",
+            Subresource::Attach => "attach",
+            Subresource::PortForward => "portforward",
         }
     }
     /// The (group, version, kind) a subresource speaks, for discovery.
@@ -48,7 +52,10 @@ impl Subresource {
             Subresource::Scale => ("autoscaling", "v1", "Scale"),
             Subresource::Binding => ("", "v1", "Binding"),
             Subresource::Eviction => ("policy", "v1", "Eviction"),
-            Subresource::Log | Subresource::Exec => ("", "v1", "Pod"),
+            Subresource::Log => ("", "v1", "Pod"),
+            Subresource::Exec => ("", "v1", "PodExecOptions"),
+            Subresource::Attach => ("", "v1", "PodAttachOptions"),
+            Subresource::PortForward => ("", "v1", "PodPortForwardOptions"),
         }
     }
     pub fn verbs(self) -> &'static [&'static str] {
@@ -56,7 +63,7 @@ impl Subresource {
             Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
-            Subresource::Exec => &["create", "get"],
+            Subresource::Exec | Subresource::Attach | Subresource::PortForward => &["create", "get"],
         }
     }
 }
@@ -88,7 +95,7 @@ macro_rules! res {
 /// Every resource served, in discovery order.
 pub static RESOURCES: &[Resource] = &[
     res!("", "Namespace", "namespaces", "namespace", ["ns"], false, [], [Status], true),
-    res!("", "Pod", "pods", "pod", ["po"], true, ["all"], [Status, Binding, Eviction, Log, Exec], true),
+    res!("", "Pod", "pods", "pod", ["po"], true, ["all"], [Attach, Binding, Eviction, Exec, Log, PortForward, Status], true),
     res!("", "Node", "nodes", "node", ["no"], false, [], [Status], true),
     res!("", "Service", "services", "service", ["svc"], true, ["all"], [Status], true),
     res!("", "Endpoints", "endpoints", "endpoints", ["ep"], true, [], [], false),

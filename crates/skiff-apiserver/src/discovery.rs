@@ -13,6 +13,8 @@
 use serde_json::{json, Map, Value};
 use skiff_api::registry::{api_version, Resource, Subresource, GROUPS, RESOURCES};
 
+use crate::metrics;
+
 /// Media type parameters that select the aggregated form.
 pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 pub const AGGREGATED_V2BETA1: &str = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
@@ -91,17 +93,18 @@ pub fn api_versions_at(server_address: &str) -> Value {
 /// kind) is left out: with legacy discovery kubectl reports an empty group version
 /// as an error ("received empty response for: autoscaling/v1").
 pub fn group_list() -> Value {
-    let groups: Vec<Value> =
+    let mut groups: Vec<Value> =
         GROUPS.iter().filter(|g| !g.is_empty() && has_resources(g)).map(|g| api_group_body(g)).collect();
+    groups.push(metrics_group_body());
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `/apis/{group}`: one named group, or None if it is not served.
 pub fn group(name: &str) -> Option<Value> {
-    if name.is_empty() || !GROUPS.contains(&name) {
+    if name != metrics::GROUP && (name.is_empty() || !GROUPS.contains(&name)) {
         return None;
     }
-    let mut body = api_group_body(name);
+    let mut body = if name == metrics::GROUP { metrics_group_body() } else { api_group_body(name) };
     if let Some(obj) = body.as_object_mut() {
         // Same field order as upstream: kind and apiVersion first.
         let mut out = Map::new();
@@ -117,6 +120,18 @@ pub fn group(name: &str) -> Option<Value> {
 /// group/version is not served. Subresources appear as their own entries
 /// ("pods/status"), as upstream lists them.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    if (group, version) == (metrics::GROUP, metrics::VERSION) {
+        let resources: Vec<Value> = metrics::RESOURCES
+            .iter()
+            .map(|(plural, kind, namespaced)| json!({"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["get", "list"]}))
+            .collect();
+        return Some(json!({
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": api_version(group, version),
+            "resources": resources
+        }));
+    }
     if !GROUPS.contains(&group) || !versions_of(group).contains(&version) {
         return None;
     }
@@ -139,8 +154,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
 /// `v2beta1` only changes the apiVersion: the v2 and v2beta1 types have the same
 /// fields, so one builder serves both.
 pub fn aggregated(core: bool, v2beta1: bool) -> Value {
-    let items: Vec<Value> =
+    let mut items: Vec<Value> =
         GROUPS.iter().filter(|g| g.is_empty() == core && has_resources(g)).map(|g| aggregated_group(g)).collect();
+    if !core {
+        items.push(aggregated_metrics_group());
+    }
     let version = if v2beta1 { "v2beta1" } else { "v2" };
     json!({
         "kind": "APIGroupDiscoveryList",
@@ -178,6 +196,32 @@ fn api_group_body(group: &str) -> Value {
         versions_of(group).into_iter().map(|v| json!({"groupVersion": api_version(group, v), "version": v})).collect();
     let preferred = versions.first().cloned().unwrap_or(Value::Null);
     json!({"name": group, "versions": versions, "preferredVersion": preferred})
+}
+
+/// metrics.k8s.io, served from the node agents' stats rather than the registry: in
+/// upstream clusters metrics-server adds it through API aggregation.
+fn metrics_group_body() -> Value {
+    let gv = json!({"groupVersion": api_version(metrics::GROUP, metrics::VERSION), "version": metrics::VERSION});
+    json!({"name": metrics::GROUP, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+fn aggregated_metrics_group() -> Value {
+    let resources: Vec<Value> = metrics::RESOURCES
+        .iter()
+        .map(|(plural, kind, namespaced)| {
+            json!({
+                "resource": plural,
+                "responseKind": {"group": "", "version": "", "kind": kind},
+                "scope": if *namespaced { "Namespaced" } else { "Cluster" },
+                "singularResource": "",
+                "verbs": ["get", "list"],
+            })
+        })
+        .collect();
+    json!({
+        "metadata": {"name": metrics::GROUP, "creationTimestamp": null},
+        "versions": [{"version": metrics::VERSION, "resources": resources, "freshness": "Current"}]
+    })
 }
 
 fn legacy_resource(r: &Resource) -> Value {
@@ -412,6 +456,23 @@ mod tests {
         assert_eq!(scale["responseKind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
         assert_eq!(deploy["responseKind"], json!({"group": "", "version": "", "kind": "Deployment"}));
         assert_eq!(deploy["categories"], json!(["all"]));
+    }
+
+    #[test]
+    fn metrics_group_is_discoverable() {
+        let list = group_list();
+        let m = find(&list["groups"], "name", "metrics.k8s.io").expect("metrics group listed");
+        assert_eq!(m["preferredVersion"]["groupVersion"], "metrics.k8s.io/v1beta1");
+        assert_eq!(group("metrics.k8s.io").map(|g| g["kind"].clone()), Some(json!("APIGroup")));
+        let rl = resource_list("metrics.k8s.io", "v1beta1").expect("resource list");
+        let pods = find(&rl["resources"], "name", "pods").expect("pods");
+        assert_eq!((&pods["kind"], &pods["namespaced"], &pods["verbs"]), (&json!("PodMetrics"), &json!(true), &json!(["get", "list"])));
+        assert!(resource_list("metrics.k8s.io", "v1").is_none());
+        let agg = aggregated(false, false);
+        let g = agg["items"].as_array().and_then(|i| i.iter().find(|g| g["metadata"]["name"] == "metrics.k8s.io")).expect("aggregated");
+        let nodes = find(&g["versions"][0]["resources"], "resource", "nodes").expect("nodes");
+        assert_eq!((&nodes["responseKind"]["kind"], &nodes["scope"]), (&json!("NodeMetrics"), &json!("Cluster")));
+        assert!(aggregated(true, false)["items"].as_array().is_some_and(|i| i.iter().all(|g| g["metadata"]["name"] != "metrics.k8s.io")));
     }
 
     #[test]

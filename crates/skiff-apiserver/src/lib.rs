@@ -4,10 +4,13 @@
 
 pub mod discovery;
 mod handlers;
+mod kubelet;
+mod metrics;
 mod objects;
 pub mod openapi;
 mod pki;
 mod protobuf;
+mod proxy;
 mod query;
 mod request;
 mod services;

@@ -26,11 +26,7 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, ServerError> {
     }
     let tls = |e: rcgen::Error| ServerError::Tls(e.to_string());
     let ca_keypair = KeyPair::generate().map_err(tls)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "skiff-ca");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    ca_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let ca_params = ca_params().map_err(tls)?;
     let ca_cert = ca_params.self_signed(&ca_keypair).map_err(tls)?;
     let issuer = Issuer::from_params(&ca_params, &ca_keypair);
 
@@ -48,6 +44,45 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, ServerError> {
     // The CA certificate last: its presence marks a complete set.
     std::fs::write(&ca_crt, &pki.ca_pem).map_err(|e| ServerError::Io(format!("{}: {e}", ca_crt.display())))?;
     Ok(pki)
+}
+
+/// The CA's parameters: what it was made with, and what signs with it later.
+fn ca_params() -> Result<CertificateParams, rcgen::Error> {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "skiff-ca");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    Ok(ca_params)
+}
+
+/// The user the API server is when it calls node agents (logs, exec, stats): agents let
+/// this certificate subject in and no other.
+pub const KUBELET_CLIENT_USER: &str = "skiff:apiserver";
+
+/// The API server's client certificate for calling node agents, as PEM (certificate, key):
+/// `pki/apiserver-kubelet-client.{crt,key}`, signed by the cluster CA on first use.
+pub fn kubelet_client(dir: &Path) -> Result<(String, String), ServerError> {
+    let pki = dir.join("pki");
+    let (crt, key) = (pki.join("apiserver-kubelet-client.crt"), pki.join("apiserver-kubelet-client.key"));
+    if let (Ok(c), Ok(k)) = (std::fs::read_to_string(&crt), std::fs::read_to_string(&key)) {
+        return Ok((c, k));
+    }
+    let tls = |e: rcgen::Error| ServerError::Tls(e.to_string());
+    let ca_key = KeyPair::from_pem(&read(&pki.join("ca.key"))?).map_err(tls)?;
+    let ca_params = ca_params().map_err(tls)?;
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let keypair = KeyPair::generate().map_err(tls)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
+    params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+    params.distinguished_name.push(DnType::CommonName, KUBELET_CLIENT_USER);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let cert = params.signed_by(&keypair, &issuer).map_err(tls)?;
+    write_private(&key, &keypair.serialize_pem())?;
+    std::fs::write(&crt, cert.pem()).map_err(|e| ServerError::Io(format!("{}: {e}", crt.display())))?;
+    Ok((cert.pem(), keypair.serialize_pem()))
 }
 
 fn read(p: &Path) -> Result<String, ServerError> {

@@ -52,6 +52,8 @@ pub struct AppState {
     admin_token: String,
     agent_token: String,
     inflight: Semaphore,
+    /// Calls node agents for pods/log, pods/exec and metrics.k8s.io.
+    pub(crate) kubelet: crate::kubelet::KubeletClient,
 }
 
 pub struct Running {
@@ -90,12 +92,15 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     pki::write_private(&kubeconfig, &kubeconfig_yaml(&server_url, &pki.ca_pem, "admin", &admin_token))?;
     pki::write_private(&agent_kubeconfig, &kubeconfig_yaml(&server_url, &pki.ca_pem, "node-agent", &agent_token))?;
 
+    let (client_cert, client_key) = pki::kubelet_client(&cfg.data_dir)?;
+    let kubelet = crate::kubelet::KubeletClient::new(&client_cert, &client_key)?;
     let state = Arc::new(AppState {
         storage: Storage { store, gc_enabled: false, service_alloc: Default::default() },
         openapi: OpenApi::new(),
         admin_token,
         agent_token,
         inflight: Semaphore::new(MAX_INFLIGHT),
+        kubelet,
     });
     bootstrap(&state.storage).await?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki::rustls_config(&pki)?));
@@ -169,7 +174,7 @@ async fn serve(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, state: Arc
     }
 }
 
-async fn route(state: &AppState, req: Request) -> Response {
+async fn route(state: &AppState, mut req: Request) -> Response {
     let path = req.uri().path().to_string();
     match path.as_str() {
         "/version" | "/version/" => return version(),
@@ -178,6 +183,10 @@ async fn route(state: &AppState, req: Request) -> Response {
     }
     if let Err(e) = authenticate(state, req.headers()) {
         return e.into_response();
+    }
+    // Logs and exec stream for as long as they last: outside the in-flight limit.
+    if let Some(resp) = crate::proxy::intercept(state, &mut req).await {
+        return resp;
     }
     let query = Query::parse(req.uri().query());
     let is_watch = query.flag("watch") || path.contains("/watch/");
@@ -270,6 +279,9 @@ async fn dispatch(state: &AppState, method: &Method, path: &str, q: &Query, head
             Some(doc) => bytes_response(StatusCode::OK, doc, &[]),
             None => Err(ApiError::no_route()),
         };
+    }
+    if let Some(r) = crate::metrics::route(state, method, trimmed, q).await {
+        return r;
     }
     let segs: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
