@@ -455,17 +455,13 @@ pub fn expand(input: &str, env: &[(String, String)]) -> String {
 }
 
 /// The command line to run: `command` followed by `args`, each expanded against `env`.
-/// `None` when the container has no `command`: the process runtime has no image whose
-/// entrypoint `args` could be appended to.
+/// The process runtime has no image entrypoint: without `command`, `args` are the whole
+/// command line (as for images like busybox that have none, and what `kubectl run …
+/// -- cmd` writes); `None` when there is neither.
 pub fn command_line(container: &Container, env: &[(String, String)]) -> Option<Vec<String>> {
-    let command = container.command.as_ref().filter(|c| !c.is_empty())?;
-    Some(
-        command
-            .iter()
-            .chain(container.args.iter().flatten())
-            .map(|a| expand(a, env))
-            .collect(),
-    )
+    let command = container.command.iter().flatten();
+    let line: Vec<String> = command.chain(container.args.iter().flatten()).map(|a| expand(a, env)).collect();
+    (!line.is_empty()).then_some(line)
 }
 
 #[cfg(test)]
@@ -522,12 +518,13 @@ mod tests {
     }
 
     #[test]
-    fn command_line_needs_a_command() {
+    fn command_line_from_command_and_args() {
         let env = e(&[("WHO", "world")]);
         let mut c = Container { name: "c".into(), ..Default::default() };
         assert_eq!(command_line(&c, &env), None);
-        c.args = Some(vec!["--x".into()]);
-        assert_eq!(command_line(&c, &env), None, "args alone have no entrypoint to follow");
+        c.args = Some(vec!["sleep".into(), "$(WHO)".into()]);
+        assert_eq!(command_line(&c, &env), Some(vec!["sleep".into(), "world".into()]), "args alone are the command line");
+        c.args = Some(vec![]);
         c.command = Some(vec![]);
         assert_eq!(command_line(&c, &env), None);
         c.command = Some(vec!["echo".into(), "hello $(WHO)".into()]);

@@ -307,7 +307,21 @@ async fn patch(state: &AppState, r: &Resource, ns: Option<&str>, name: &str, sub
         }
         _ => return Err(ApiError::no_route()),
     };
-    let w = state.storage.update_with(r, ns, name, part, &opts, |current| apply_patch(r, &ct, current, &patch_body)).await?;
+    // The patched object carries the current resourceVersion; only a patch that names
+    // one itself pins it (otherwise a concurrent write is retried, as upstream does).
+    let pins = patch_body.pointer("/metadata/resourceVersion").is_some();
+    let w = state
+        .storage
+        .update_with(r, ns, name, part, &opts, |current| {
+            let mut new = apply_patch(r, &ct, current, &patch_body)?;
+            if !pins {
+                if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("resourceVersion");
+                }
+            }
+            Ok(new)
+        })
+        .await?;
     written(r, w, headers, q)
 }
 

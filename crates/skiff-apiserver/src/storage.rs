@@ -292,9 +292,11 @@ impl Storage {
                 }
             }
             let pinned = objects::meta_str(&new, "resourceVersion").map(str::to_string);
-            if let Some(rv) = &pinned {
-                if rv.parse::<i64>().ok() != Some(current.mod_revision) {
-                    return Err(ApiError::stale(r, name));
+            match &pinned {
+                Some(rv) if rv.parse::<i64>().ok() != Some(current.mod_revision) => return Err(ApiError::stale(r, name)),
+                Some(_) => {}
+                None => {
+                    meta_mut(&mut new).insert("resourceVersion".into(), Value::String(current.mod_revision.to_string()));
                 }
             }
             let mut new = match part {

@@ -12,19 +12,71 @@ pub struct Cluster {
     pub kubeconfig: PathBuf,
     pub server: String,
     child: Option<Child>,
+    server_args: Vec<String>,
+    /// Node agents started with `add_agent`, and the data dir of every agent (for reset).
+    agents: Vec<Child>,
+    agent_dirs: Vec<PathBuf>,
+}
+
+/// A /16 of its own for each cluster's pods, so that clusters tested side by side on one
+/// host never route each other's pod addresses.
+fn cluster_cidr() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("10.{}.0.0/16", 100 + (std::process::id() * 13 + n) % 150)
 }
 
 impl Cluster {
+    /// The control plane only.
     pub fn start() -> Cluster {
+        Cluster::start_with(vec!["--no-agent".to_string()])
+    }
+
+    /// A one-node cluster, as the README's first command starts it: the embedded node
+    /// agent runs pods as real processes.
+    pub fn start_with_agent() -> Cluster {
+        let mut c = Cluster::start_with(vec!["--cluster-cidr".to_string(), cluster_cidr()]);
+        c.agent_dirs.push(c.dir.path().join("agent"));
+        c
+    }
+
+    fn start_with(server_args: Vec<String>) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut c = Cluster { kubeconfig: dir.path().join("kubeconfig.yaml"), dir, server: String::new(), child: None };
+        let mut c = Cluster {
+            kubeconfig: dir.path().join("kubeconfig.yaml"),
+            dir,
+            server: String::new(),
+            child: None,
+            server_args,
+            agents: Vec::new(),
+            agent_dirs: Vec::new(),
+        };
         c.launch("127.0.0.1:0");
         c
     }
 
+    /// Joins another node: `skiff agent` with its own name and data dir.
+    pub fn add_agent(&mut self, name: &str, extra: &[&str]) {
+        let data = self.dir.path().join("agents").join(name);
+        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["agent", "--kubeconfig"])
+            .arg(self.dir.path().join("agent-kubeconfig.yaml"))
+            .args(["--node-name", name, "--data-dir"])
+            .arg(&data)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start skiff agent");
+        self.agents.push(child);
+        self.agent_dirs.push(data);
+    }
+
     fn launch(&mut self, listen: &str) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args(["server", "--no-agent", "--listen", listen, "--data-dir"])
+            .arg("server")
+            .args(&self.server_args)
+            .args(["--listen", listen, "--data-dir"])
             .arg(self.dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -117,9 +169,13 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        for mut c in self.child.take().into_iter().chain(self.agents.drain(..)) {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        // Agents leave pods running when they stop; remove them with everything they hold.
+        for dir in &self.agent_dirs {
+            let _ = Command::new(env!("CARGO_BIN_EXE_skiff")).arg("reset").arg("--data-dir").arg(dir).stderr(Stdio::null()).status();
         }
     }
 }
