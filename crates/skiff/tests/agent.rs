@@ -54,8 +54,12 @@ fn node_registers_and_a_pod_runs() {
     assert!(node["status"]["capacity"]["cpu"].is_string() && node["status"]["allocatable"]["memory"].is_string());
     assert_eq!(node["status"]["nodeInfo"]["kubeletVersion"], "v1.33.0");
     assert!(node["status"]["addresses"].as_array().expect("addresses").iter().any(|a| a["type"] == "InternalIP"));
-    let lease = c.json(&["get", "lease", "-n", "kube-node-lease", &name]);
+    let lease = eventually(20, || {
+        let out = c.kubectl(&["get", "lease", "-n", "kube-node-lease", &name, "-o", "json"]);
+        serde_json::from_slice::<Value>(&out.stdout).ok()
+    });
     assert_eq!(lease["spec"]["holderIdentity"], name.as_str());
+    assert!(lease["spec"]["renewTime"].is_string());
 
     c.ok(&["run", "hello", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo hello from $HOSTNAME; sleep 3600"]);
     let p = wait_phase(&c, "hello", "Running", 30);
@@ -164,9 +168,10 @@ spec:
     command: ["sh", "-c", "cat /work/order > /out/order; env > /out/env; cat /config/color > /out/color; cat /secret/password > /out/password; hostname > /out/hostname; sleep 3600"]
     workingDir: /work
     env:
-    - {{name: GREETING, value: "hello $(POD_NAME)"}}
     - name: POD_NAME
       valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+    - {{name: GREETING, value: "hello $(POD_NAME)"}}
+    - {{name: LATER, value: "$(UNDEFINED_YET) $$(POD_NAME)"}}
     - name: MY_IP
       valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}
     - name: COLOR
@@ -202,7 +207,7 @@ spec:
     assert_eq!(read("order"), "first\nsecond\n");
     let env = read("env");
     let ip = p["status"]["podIP"].as_str().expect("ip");
-    for want in ["GREETING=hello setup", "POD_NAME=setup", &format!("MY_IP={ip}"), "COLOR=blue", "PASSWORD=s3cret", "CFG_color=blue", "CFG_size=L"] {
+    for want in ["GREETING=hello setup", "LATER=$(UNDEFINED_YET) $(POD_NAME)", "POD_NAME=setup", &format!("MY_IP={ip}"), "COLOR=blue", "PASSWORD=s3cret", "CFG_color=blue", "CFG_size=L"] {
         assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
     }
     assert_eq!(read("color"), "blue");
@@ -411,7 +416,7 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: [sh, -c, "trap 'echo got TERM > /out/signal; exit 0' TERM; echo $$ > /out/pid; while true; do sleep 0.2; done"]
+    command: [sh, -c, "trap 'echo got TERM > /out/signal; exit 0' TERM; echo $$$$ > /out/pid; while true; do sleep 0.2; done"]
     lifecycle:
       preStop:
         exec: {{command: [sh, -c, "echo prestop > /out/prestop"]}}
