@@ -1,5 +1,5 @@
 //! nodeipam: every Node holds a distinct pod CIDR. A Node without `spec.podCIDR` gets the
-//! next free /24 of the cluster CIDR (10.244.0.0/16) in `spec.podCIDR` and
+//! next free /24 of the cluster CIDR (`--cluster-cidr`, 10.244.0.0/16 by default) in `spec.podCIDR` and
 //! `spec.podCIDRs`; a CIDR held by an existing Node is never handed out again while that
 //! Node exists (CIDRs of existing Nodes are taken before anything is allocated). As
 //! kube-controller-manager's range allocator, the search for a free CIDR starts after the
@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::events::Recorder;
 use crate::informer::{Cached, Change, Informer};
 
+/// The default cluster CIDR.
 pub const CLUSTER_CIDR: &str = "10.244.0.0/16";
 pub const NODE_MASK: u8 = 24;
 
@@ -216,7 +217,7 @@ enum Msg {
 }
 
 /// Runs the allocator on the Node informer's events.
-pub fn start(client: kube::Client, nodes: &Arc<Informer<NodeCidrs>>, recorder: Recorder) {
+pub fn start(client: kube::Client, nodes: &Arc<Informer<NodeCidrs>>, recorder: Recorder, cluster_cidr: String) {
     let (tx, rx) = mpsc::unbounded_channel();
     let tx2 = tx.clone();
     nodes.on_change(move |c| {
@@ -228,7 +229,7 @@ pub fn start(client: kube::Client, nodes: &Arc<Informer<NodeCidrs>>, recorder: R
         let _ = tx2.send(Msg::Change(c));
     });
     let nodes = nodes.clone();
-    tokio::spawn(run(client, nodes, tx, rx, recorder));
+    tokio::spawn(run(client, nodes, tx, rx, recorder, cluster_cidr));
 }
 
 async fn run(
@@ -237,8 +238,9 @@ async fn run(
     tx: mpsc::UnboundedSender<Msg>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     recorder: Recorder,
+    cluster_cidr: String,
 ) {
-    let set = match CidrSet::new(CLUSTER_CIDR, NODE_MASK) {
+    let set = match CidrSet::new(&cluster_cidr, NODE_MASK) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("nodeipam: {e}");

@@ -46,6 +46,9 @@ enum Command {
         /// Credentials and address of the API server.
         #[arg(long)]
         kubeconfig: PathBuf,
+        /// The network pods' addresses come from: each node gets a /24 of it.
+        #[arg(long, default_value = skiff_controllers::nodeipam::CLUSTER_CIDR)]
+        cluster_cidr: String,
     },
 }
 
@@ -134,9 +137,9 @@ fn main() -> anyhow::Result<()> {
             skiff_scheduler::run(client).await;
             Ok(())
         }),
-        Command::ControllerManager { kubeconfig } => rt.block_on(async {
+        Command::ControllerManager { kubeconfig, cluster_cidr } => rt.block_on(async {
             let client = kube_client(&kubeconfig).await?;
-            skiff_controllers::run(client).await;
+            skiff_controllers::run(client, skiff_controllers::Config { cluster_cidr }).await;
             Ok(())
         }),
     }
@@ -164,7 +167,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     }
     if !args.no_controllers {
         let client = kube_client(&running.kubeconfig).await?;
-        tokio::spawn(skiff_controllers::run(client));
+        tokio::spawn(skiff_controllers::run(client, skiff_controllers::Config { cluster_cidr: args.cluster_cidr.clone() }));
     }
     if !args.no_agent {
         let kube_config = kube_config(&running.agent_kubeconfig).await?;
