@@ -204,6 +204,15 @@ pub struct ExecOptions {
 
 impl ExecOptions {
     pub fn from_query(params: &[(String, String)]) -> Result<ExecOptions, String> {
+        let o = ExecOptions::streams_from_query(params)?;
+        if o.command.is_empty() {
+            return Err("you must specify at least one command for the container".into());
+        }
+        Ok(o)
+    }
+
+    /// The stream options alone (attach has no command).
+    pub fn streams_from_query(params: &[(String, String)]) -> Result<ExecOptions, String> {
         let flag = |k: &str| params.iter().any(|(key, v)| key == k && matches!(v.as_str(), "1" | "true"));
         let mut o = ExecOptions {
             command: params.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.clone()).collect(),
@@ -218,9 +227,6 @@ impl ExecOptions {
         }
         if !o.stdin && !o.stdout && !o.stderr {
             return Err("you must specify at least 1 of stdin, stdout, stderr".into());
-        }
-        if o.command.is_empty() {
-            return Err("you must specify at least one command for the container".into());
         }
         Ok(o)
     }
@@ -480,6 +486,66 @@ where
     drop(input);
     let outcome = Outcome::of(exit.unwrap_or_else(|| std::os::unix::process::ExitStatusExt::from_raw(0)));
     finish(&mut ws, proto, &outcome, &opts.command).await;
+}
+
+/// `kubectl attach` (without `-i`/`-t`): the container's output as its runtime writes it
+/// to the log file `log`, from now until the attempt ends (`running()` turns false) or
+/// the client goes away; stdout records on the stdout channel, stderr on stderr.
+pub async fn run_attach<S>(mut ws: WebSocketStream<S>, proto: Protocol, opts: ExecOptions, log: std::path::PathBuf, running: Box<dyn Fn() -> bool + Send>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let first = if opts.stdout { STDOUT } else { STDERR };
+    if ws.send(frame(proto, first, &[])).await.is_err() {
+        return;
+    }
+    let (tx, mut rx) = mpsc::channel::<Out>(16);
+    let reader = tokio::task::spawn_blocking(move || {
+        let result = crate::logs::follow_from_end(&log, &*running, &mut |records: &[crate::logs::Record]| {
+            if records.is_empty() {
+                return !tx.is_closed();
+            }
+            for r in records {
+                let channel = match r.stream {
+                    crate::logs::LogStream::Stdout if opts.stdout => STDOUT,
+                    crate::logs::LogStream::Stderr if opts.stderr => STDERR,
+                    _ => continue,
+                };
+                let mut data = r.content.to_vec();
+                if !r.partial {
+                    data.push(b'\n');
+                }
+                if tx.blocking_send(Out::Data(channel, Bytes::from(data))).is_err() {
+                    return false;
+                }
+            }
+            true
+        });
+        let _ = tx.blocking_send(Out::Eof);
+        result
+    });
+    loop {
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            out = rx.recv() => match out {
+                Some(Out::Data(ch, data)) => {
+                    if ws.send(frame(proto, ch, &data)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Out::Eof) | None => break,
+            },
+        }
+    }
+    let outcome = match reader.await {
+        Ok(Ok(())) => Outcome::Exited(0),
+        Ok(Err(e)) => Outcome::Failed(format!("reading the container's output: {e}")),
+        Err(e) => Outcome::Failed(e.to_string()),
+    };
+    finish(&mut ws, proto, &outcome, &[]).await;
 }
 
 /// Sends the outcome on the error channel and closes the websocket normally.

@@ -248,25 +248,51 @@ fn read_log_with(path: &Path, opts: &LogOptions, running: &dyn Fn() -> bool, sin
         Some(n) => tail_start(&mut f, n)?,
         None => 0,
     };
-    f.seek(SeekFrom::Start(start))?;
     let mut fmt = Formatter::new(opts);
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut on_records = |records: &[Record]| {
+        if records.is_empty() {
+            return !sink.closed();
+        }
+        for rec in records {
+            fmt.push(rec, &mut out);
+        }
+        if !out.is_empty() {
+            if !sink.write(&out) {
+                return false;
+            }
+            out.clear();
+        }
+        !fmt.done()
+    };
+    scan(f, start, opts.follow, running, &mut on_records, poll)
+}
+
+/// What [`scan`] hands records to: false stops the scan (the reader went away, or wants
+/// no more). Called with an empty batch while waiting, so that a reader that has gone is
+/// noticed even when nothing is written.
+pub type OnRecords<'a> = dyn FnMut(&[Record]) -> bool + 'a;
+
+/// Reads the records of `f` from byte `start`, in batches, until the end of the file, or,
+/// with `follow`, until `running()` turns false and what the attempt wrote is read.
+pub fn scan(mut f: File, start: u64, follow: bool, running: &dyn Fn() -> bool, on_records: &mut OnRecords, poll: Duration) -> io::Result<()> {
+    f.seek(SeekFrom::Start(start))?;
     // Bytes read but not yet ending in a newline (a record the writer is still writing).
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(64 * 1024);
     let mut last = false;
     loop {
         let n = f.read(&mut chunk)?;
         pending.extend_from_slice(&chunk[..n]);
         if n == 0 && !last {
             // At the end of what is written so far.
-            if !opts.follow {
+            if !follow {
                 last = true;
             } else if !running() {
                 // The attempt has ended: what it wrote before that is read once more, then stop.
                 f.read_to_end(&mut pending)?;
                 last = true;
-            } else if sink.closed() {
+            } else if !on_records(&[]) {
                 return Ok(());
             } else {
                 std::thread::sleep(poll);
@@ -276,22 +302,22 @@ fn read_log_with(path: &Path, opts: &LogOptions, running: &dyn Fn() -> bool, sin
         // Whole records only, unless this is the end: then a last record without its
         // newline (the writer died mid-line) counts too.
         let complete = if last { pending.len() } else { pending.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) };
-        for line in pending[..complete].split(|b| *b == b'\n') {
-            if let Some(rec) = parse_record(line) {
-                fmt.push(&rec, &mut out);
-            }
-        }
+        let records: Vec<Record> = pending[..complete].split(|b| *b == b'\n').filter_map(parse_record).collect();
+        let more = records.is_empty() || on_records(&records);
+        drop(records);
         pending.drain(..complete);
-        if !out.is_empty() {
-            if !sink.write(&out) {
-                return Ok(());
-            }
-            out.clear();
-        }
-        if fmt.done() || last {
+        if !more || last {
             return Ok(());
         }
     }
+}
+
+/// Follows the log of a running attempt from its current end (`kubectl attach`): each new
+/// record goes to `on_record` until the attempt ends or `on_record` returns false.
+pub fn follow_from_end(path: &Path, running: &dyn Fn() -> bool, on_records: &mut OnRecords) -> io::Result<()> {
+    let mut f = File::open(path)?;
+    let end = f.seek(SeekFrom::End(0))?;
+    scan(f, end, true, running, on_records, FOLLOW_POLL)
 }
 
 #[cfg(test)]
@@ -447,6 +473,30 @@ not a cri line
         }
         assert_eq!(rest, b"three\n");
         assert!(reader.join().expect("join").is_ok());
+    }
+
+    #[test]
+    fn following_from_the_end_sees_only_new_records() {
+        let (_d, p) = write_file("2024-05-01T10:00:00Z stdout F old\n");
+        let running = Arc::new(AtomicBool::new(true));
+        let reader = {
+            let (p, running) = (p.clone(), running.clone());
+            std::thread::spawn(move || {
+                let mut seen: Vec<(LogStream, bool, Vec<u8>)> = Vec::new();
+                follow_from_end(&p, &|| running.load(Ordering::SeqCst), &mut |recs: &[Record]| {
+                    seen.extend(recs.iter().map(|r| (r.stream, r.partial, r.content.to_vec())));
+                    true
+                })
+                .map(|_| seen)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).expect("open");
+        f.write_all(b"2024-05-01T10:00:01Z stderr P new \n2024-05-01T10:00:01Z stderr F one\n").expect("write");
+        std::thread::sleep(Duration::from_millis(400));
+        running.store(false, Ordering::SeqCst);
+        let seen = reader.join().expect("join").expect("read");
+        assert_eq!(seen, vec![(LogStream::Stderr, true, b"new ".to_vec()), (LogStream::Stderr, false, b"one".to_vec())]);
     }
 
     #[test]

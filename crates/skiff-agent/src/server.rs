@@ -7,6 +7,9 @@
 //! - `GET|POST /exec/{namespace}/{pod}/{container}?command=…&input=1&output=1&error=1&tty=1`:
 //!   a websocket upgrade to the remote-command protocol ([`crate::exec`]); errors before the
 //!   upgrade are plain text (500 `container not found ("x")` as the kubelet words it).
+//! - `GET|POST /attach/{namespace}/{pod}/{container}?output=1&error=1`: the container's
+//!   output from now on, over the same protocol (no stdin or terminal: the process
+//!   runtime keeps none for its containers).
 //! - `GET /stats/summary`: resource usage ([`crate::stats`]).
 //! - `GET /healthz`.
 //!
@@ -322,8 +325,12 @@ async fn route(state: &Arc<State>, user: Option<&str>, req: Request<Incoming>) -
             let (ns, pod, container) = (ns.to_string(), pod.to_string(), container.to_string());
             exec_handler(state, &ns, &pod, &container, &params, req)
         }
+        (&Method::GET | &Method::POST, ["attach", ns, pod, container]) => {
+            let (ns, pod, container) = (ns.to_string(), pod.to_string(), container.to_string());
+            attach_handler(state, &ns, &pod, &container, &params, req)
+        }
         (&Method::GET, ["stats", "summary"]) => summary(state).await,
-        (_, ["containerLogs", ..] | ["exec", ..] | ["stats", ..]) if segs.len() >= 2 => text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed"),
+        (_, ["containerLogs", ..] | ["exec", ..] | ["attach", ..] | ["stats", ..]) if segs.len() >= 2 => text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed"),
         _ => text(StatusCode::NOT_FOUND, "404 page not found"),
     }
 }
@@ -370,7 +377,9 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn exec_handler(state: &Arc<State>, ns: &str, pod: &str, container: &str, params: &[(String, String)], mut req: Request<Incoming>) -> Response<Body> {
+type Upgraded = tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+
+fn exec_handler(state: &Arc<State>, ns: &str, pod: &str, container: &str, params: &[(String, String)], req: Request<Incoming>) -> Response<Body> {
     let opts = match ExecOptions::from_query(params) {
         Ok(o) => o,
         Err(e) => return text(StatusCode::BAD_REQUEST, e),
@@ -379,10 +388,41 @@ fn exec_handler(state: &Arc<State>, ns: &str, pod: &str, container: &str, params
         Ok(c) => c,
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
+    websocket(req, move |ws, proto| exec::run_session(ws, proto, opts, cmd))
+}
+
+/// `kubectl attach` without stdin or a terminal: the container's output, followed.
+fn attach_handler(state: &Arc<State>, ns: &str, pod: &str, container: &str, params: &[(String, String)], req: Request<Incoming>) -> Response<Body> {
+    let opts = match ExecOptions::streams_from_query(params) {
+        Ok(o) => o,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    if opts.stdin || opts.tty {
+        return text(StatusCode::BAD_REQUEST, "the process runtime cannot attach to a container's stdin or terminal; attach without -i and -t follows its output");
+    }
+    let log = match state.backend.log_path(ns, pod, container, false) {
+        Ok(p) => p,
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    if !state.backend.attempt_running(ns, pod, container, &log) {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, format!("container {container} is not running"));
+    }
+    let (backend, ns, pod, container) = (state.backend.clone(), ns.to_string(), pod.to_string(), container.to_string());
+    let path = log.clone();
+    let running: Box<dyn Fn() -> bool + Send> = Box::new(move || backend.attempt_running(&ns, &pod, &container, &path));
+    websocket(req, move |ws, proto| exec::run_attach(ws, proto, opts, log, running))
+}
+
+/// Accepts a websocket upgrade to a remote-command protocol and runs `session` on it.
+fn websocket<F, Fut>(mut req: Request<Incoming>, session: F) -> Response<Body>
+where
+    F: FnOnce(Upgraded, exec::Protocol) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let is_websocket = header(&req, "upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
         && header(&req, "connection").is_some_and(|c| c.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
     if !is_websocket {
-        return text(StatusCode::BAD_REQUEST, "this node streams exec over websockets only (v5.channel.k8s.io, v4.channel.k8s.io); SPDY is not supported");
+        return text(StatusCode::BAD_REQUEST, "this node streams over websockets only (v5.channel.k8s.io, v4.channel.k8s.io); SPDY is not supported");
     }
     let (proto, echo) = match exec::negotiate(header(&req, "sec-websocket-protocol")) {
         Ok(p) => p,
@@ -402,9 +442,9 @@ fn exec_handler(state: &Arc<State>, ns: &str, pod: &str, container: &str, params
                     None,
                 )
                 .await;
-                exec::run_session(ws, proto, opts, cmd).await;
+                session(ws, proto).await;
             }
-            Err(e) => tracing::debug!("exec upgrade: {e}"),
+            Err(e) => tracing::debug!("websocket upgrade: {e}"),
         }
     });
     let mut r = Response::new(Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync());

@@ -314,6 +314,40 @@ async fn exec_streams_and_exit_codes() {
 }
 
 #[tokio::test]
+async fn attach_follows_the_output() {
+    let (dir, fake, pki, port) = setup().await;
+    fake.running.store(true, Ordering::SeqCst);
+    let stream = connect(port, Some(&pki.apiserver)).await;
+    let req = tokio_tungstenite::tungstenite::http::Request::get("wss://localhost/attach/default/web/app?output=1&error=1")
+        .header("host", "localhost")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", tokio_tungstenite::tungstenite::handshake::client::generate_key())
+        .header("sec-websocket-protocol", "v5.channel.k8s.io")
+        .body(())
+        .expect("request");
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.expect("upgrade");
+    assert_eq!(ws.next().await.expect("message").expect("ok"), Message::Binary(Bytes::from_static(&[1])));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join("app-1.log")).expect("open");
+        f.write_all(b"2024-05-01T10:00:03Z stdout F now\n2024-05-01T10:00:03Z stderr F and an error\n").expect("append");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fake.running.store(false, Ordering::SeqCst);
+    let (out, err, status, close) = drain(&mut ws).await;
+    assert_eq!(out, b"now\n", "only what came after attaching");
+    assert_eq!(err, b"and an error\n");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&status).expect("json")["status"], "Success");
+    assert_eq!(close, Some(CloseCode::Normal));
+    // No stdin or terminal to attach to.
+    let resp = get(port, Some(&pki.apiserver), "/attach/default/web/app?input=1&output=1").await;
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
 async fn exec_with_a_terminal() {
     let (_dir, _fake, pki, port) = setup().await;
     let mut ws = exec_ws(port, &pki.apiserver, "command=sh&command=-c&command=read%20x%3B%20stty%20size%3B%20test%20-t%200%20%26%26%20echo%20is-a-tty%3B%20exit%205&input=1&output=1&error=1&tty=1", "v5.channel.k8s.io")
@@ -478,6 +512,34 @@ async fn kubectl_through_the_api_server() {
     }))
     .await
     .expect("logs and exec");
+
+    // attach follows the output from now until the container ends.
+    let fake2 = fake.clone();
+    let log = dir.path().join("app-1.log");
+    run(Box::new(move |k| {
+        fake2.running.store(true, Ordering::SeqCst);
+        let child = Command::new("kubectl")
+            .args(["attach", "web"])
+            .env("KUBECONFIG", &k.kubeconfig)
+            .env("HOME", &k.home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl attach");
+        std::thread::sleep(Duration::from_millis(1500));
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+            f.write_all(b"2024-05-01T10:00:09Z stdout F attached\n").expect("append");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        fake2.running.store(false, Ordering::SeqCst);
+        let out = child.wait_with_output().expect("attach output");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "attached\n");
+    }))
+    .await
+    .expect("attach");
 
     run(Box::new(|k| {
         // top: the agent needs two samples; kubectl says "metrics not available yet" until then.

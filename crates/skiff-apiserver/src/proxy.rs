@@ -7,8 +7,8 @@
 //! with the agent's text); a refused exec upgrade is passed to the client unchanged, as
 //! upstream's upgrade-aware proxy does (kubectl then prints
 //! `error: unable to upgrade connection: container not found ("x")`).
-//! `pods/attach` and `pods/portforward` are validated the same way and then refused: the
-//! process runtime has neither.
+//! `pods/attach` goes the same way as exec (the agent streams the container's output);
+//! `pods/portforward` is refused for now.
 
 use axum::body::Body;
 use axum::extract::Request;
