@@ -101,7 +101,7 @@ impl Correlator {
         // Spam filter.
         let spam_key = format!("{}|{object}|{}|{}", self.component, ev.type_, ev.reason);
         let bucket = self.spam.entry(spam_key).or_insert(Bucket { tokens: SPAM_BURST, at: now });
-        let elapsed = (now - bucket.at).get_seconds() as f64;
+        let elapsed = now.duration_since(bucket.at).as_secs() as f64;
         bucket.tokens = (bucket.tokens + elapsed.max(0.0) / SPAM_REFILL_SECS).min(SPAM_BURST);
         bucket.at = now;
         if bucket.tokens < 1.0 {
@@ -112,7 +112,7 @@ impl Correlator {
         // Aggregation of similar events (same object, type and reason).
         let aggregate_key = format!("{}|{object}|{}|{}", self.component, ev.type_, ev.reason);
         let similar = self.similar.entry(aggregate_key.clone()).or_insert(Similar { messages: HashSet::new(), last: now });
-        if (now - similar.last).get_seconds() > AGGREGATE_WINDOW_SECS {
+        if now.duration_since(similar.last).as_secs() > AGGREGATE_WINDOW_SECS {
             similar.messages.clear();
         }
         similar.last = now;
@@ -129,7 +129,7 @@ impl Correlator {
 
         // Repeats of the same key count on one Event.
         let decision = match self.seen.get_mut(&key) {
-            Some(seen) if (now - seen.last).get_seconds() <= AGGREGATE_WINDOW_SECS => {
+            Some(seen) if now.duration_since(seen.last).as_secs() <= AGGREGATE_WINDOW_SECS => {
                 seen.count += 1;
                 seen.last = now;
                 Decision::Patch { name: seen.name.clone(), count: seen.count, message, first: seen.first }
@@ -145,7 +145,7 @@ impl Correlator {
     }
 
     fn prune(&mut self, now: Timestamp) {
-        let old = |t: Timestamp| (now - t).get_seconds() > AGGREGATE_WINDOW_SECS;
+        let old = |t: Timestamp| now.duration_since(t).as_secs() > AGGREGATE_WINDOW_SECS;
         if self.seen.len() > CACHE_ENTRIES {
             self.seen.retain(|_, s| !old(s.last));
             if self.seen.len() > CACHE_ENTRIES {
@@ -160,7 +160,7 @@ impl Correlator {
         }
         if self.spam.len() > CACHE_ENTRIES {
             // A bucket idle for 25 refills is full again: forgetting it changes nothing.
-            self.spam.retain(|_, b| (now - b.at).get_seconds() as f64 <= SPAM_BURST * SPAM_REFILL_SECS);
+            self.spam.retain(|_, b| now.duration_since(b.at).as_secs() as f64 <= SPAM_BURST * SPAM_REFILL_SECS);
             if self.spam.len() > CACHE_ENTRIES {
                 self.spam.clear();
             }
