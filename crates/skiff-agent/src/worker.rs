@@ -216,7 +216,7 @@ impl<R: Runtime> Worker<R> {
         }
         // The pod's network.
         if self.pod_ip.is_none() {
-            let spec = SandboxSpec { uid: self.uid.clone(), hostname: pod_hostname(&self.pod) };
+            let spec = SandboxSpec { uid: self.uid.clone(), host_network: host_network(&self.pod) };
             let rt = self.ctx.runtime.clone();
             match tokio::task::spawn_blocking(move || rt.run_sandbox(&spec)).await {
                 Ok(Ok(sb)) => self.pod_ip = Some(sb.ip),
@@ -373,7 +373,7 @@ impl<R: Runtime> Worker<R> {
         }
         let mut full_env = vec![
             ("PATH".to_string(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
-            ("HOSTNAME".to_string(), pod_hostname(&self.pod)),
+            ("HOSTNAME".to_string(), if host_network(&self.pod) { self.ctx.node_name.clone() } else { pod_hostname(&self.pod) }),
             ("HOME".to_string(), "/root".to_string()),
         ];
         for (k, v) in vars {
@@ -390,8 +390,9 @@ impl<R: Runtime> Worker<R> {
             env: full_env,
             working_dir: spec.working_dir.clone(),
             mounts,
-            hostname: pod_hostname(&self.pod),
+            hostname: (!host_network(&self.pod)).then(|| pod_hostname(&self.pod)),
             limits: limits(&spec),
+            termination_message_path: spec.termination_message_path.as_deref().filter(|p| !p.is_empty()).map(PathBuf::from),
         };
         let rt = self.ctx.runtime.clone();
         let id2 = id.clone();
@@ -463,7 +464,13 @@ impl<R: Runtime> Worker<R> {
                 if matches!(state, ContainerState::Running { .. }) {
                     return;
                 }
-                let exit = exit_of(&state, &id);
+                let mut exit = exit_of(&state, &id);
+                let spec = &self.slots[i].spec;
+                if let Some(e) = exit.as_mut().filter(|e| e.exit_code != 0 && e.message.is_none()) {
+                    if spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError") {
+                        e.message = log_tail(&self.ctx.runtime.log_path(&id));
+                    }
+                }
                 let policy = self.restart_policy().to_string();
                 let key = format!("{}/{}", self.uid, id.name);
                 let slot = &mut self.slots[i];
@@ -666,7 +673,7 @@ impl<R: Runtime> Worker<R> {
 /// How a finished run is reported: Completed, Error, OOMKilled or StartError.
 fn exit_of(state: &ContainerState, id: &ContainerId) -> Option<Exit> {
     match state {
-        ContainerState::Exited { exit_code, oom_killed, started_at, finished_at, start_error, .. } => Some(Exit {
+        ContainerState::Exited { exit_code, oom_killed, started_at, finished_at, start_error, termination_message, .. } => Some(Exit {
             exit_code: *exit_code,
             reason: if start_error.is_some() {
                 "StartError".into()
@@ -677,7 +684,7 @@ fn exit_of(state: &ContainerState, id: &ContainerId) -> Option<Exit> {
             } else {
                 "Error".into()
             },
-            message: start_error.clone(),
+            message: start_error.clone().or_else(|| termination_message.clone()),
             started_at: started_at.clone(),
             finished_at: Some(finished_at.clone()),
             container_id: Some(format!("process://{id}")),
@@ -694,10 +701,25 @@ fn exit_of(state: &ContainerState, id: &ContainerId) -> Option<Exit> {
     }
 }
 
+/// FallbackToLogsOnError: the last 80 lines of the log, at most 2 KiB, as kubelet takes them.
+fn log_tail(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter_map(|l| crate::logs::parse_record(l).map(|r| r.content)).collect();
+    let mut out = lines[lines.len().saturating_sub(80)..].join(&b'\n');
+    if out.len() > 2048 {
+        out = out.split_off(out.len() - 2048);
+    }
+    (!out.is_empty()).then(|| String::from_utf8_lossy(&out).to_string())
+}
+
 /// spec.hostname (StatefulSet pods) or the pod's name.
 pub fn pod_hostname(pod: &Pod) -> String {
     let h = pod.spec.as_ref().and_then(|s| s.hostname.clone()).filter(|h| !h.is_empty());
     h.unwrap_or_else(|| pod.metadata.name.clone().unwrap_or_default()).chars().take(63).collect()
+}
+
+fn host_network(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false)
 }
 
 fn grace(pod: &Pod, probe_override: Option<i64>) -> Duration {

@@ -473,3 +473,118 @@ fn a_second_agent_joins_and_runs_pods() {
     let nodes = c.ok(&["get", "nodes"]);
     assert_eq!(nodes.lines().filter(|l| l.contains(" Ready ")).count(), 2, "{nodes}");
 }
+
+#[test]
+fn termination_messages_signals_and_more_volume_kinds() {
+    let c = Cluster::start_with_agent();
+    let data = c.path().join("pv-data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("kept.txt"), "from the volume").expect("write");
+    let out = c.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: local-pv}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  hostPath: {{path: {data}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: claim}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+  volumeName: local-pv
+  storageClassName: ""
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: says-why
+  labels: {{tier: backend}}
+  annotations: {{note: hello}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "cat /info/labels > /out/labels; cat /data/kept.txt > /out/kept; df -t tmpfs /scratch > /out/scratch; echo 'disk full' > /dev/termination-log; exit 2"]
+    volumeMounts:
+    - {{name: info, mountPath: /info}}
+    - {{name: data, mountPath: /data}}
+    - {{name: scratch, mountPath: /scratch}}
+    - {{name: out, mountPath: /out}}
+  - name: logs-say
+    image: busybox
+    command: [sh, -c, "echo last words; exit 1"]
+    terminationMessagePolicy: FallbackToLogsOnError
+  - name: stopped
+    image: busybox
+    command: [sh, -c, "kill -TERM $$$$; sleep 5"]
+  volumes:
+  - name: info
+    downwardAPI:
+      items: [{{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}]
+  - {{name: data, persistentVolumeClaim: {{claimName: claim}}}}
+  - {{name: scratch, emptyDir: {{medium: Memory, sizeLimit: 16Mi}}}}
+  - {{name: out, hostPath: {{path: {out}}}}}
+"#,
+        data = data.display(),
+        out = out.display()
+    );
+    let applied = c.apply(&yaml);
+    assert!(applied.status.success(), "{}", common::text(&applied));
+    let p = wait_phase(&c, "says-why", "Failed", 40);
+    let statuses = p["status"]["containerStatuses"].as_array().expect("statuses").clone();
+    let term = |name: &str| statuses.iter().find(|s| s["name"] == name).map(|s| s["state"]["terminated"].clone()).expect(name);
+    assert_eq!(term("app")["message"], "disk full\n");
+    assert_eq!(term("app")["exitCode"], 2);
+    assert_eq!(term("logs-say")["message"], "last words");
+    assert_eq!((term("stopped")["exitCode"].as_i64(), term("stopped")["reason"].as_str()), (Some(143), Some("Error")));
+    assert_eq!(std::fs::read_to_string(out.join("labels")).expect("labels"), "tier=\"backend\"");
+    assert_eq!(std::fs::read_to_string(out.join("kept")).expect("kept"), "from the volume");
+    assert!(std::fs::read_to_string(out.join("scratch")).expect("scratch").contains("/scratch"), "a memory-backed emptyDir");
+}
+
+#[test]
+fn startup_probes_gate_liveness_and_host_network_pods_share_the_node() {
+    let c = Cluster::start_with_agent();
+    let yaml = r#"apiVersion: v1
+kind: Pod
+metadata: {name: slow-start}
+spec:
+  containers:
+  - name: app
+    image: python
+    command: [sh, -c, "sleep 3; exec python3 -m http.server 8081"]
+    startupProbe:
+      httpGet: {path: /, port: 8081}
+      periodSeconds: 1
+      failureThreshold: 30
+    livenessProbe:
+      httpGet: {path: /, port: 8081}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: on-host}
+spec:
+  hostNetwork: true
+  containers:
+  - {name: app, image: busybox, command: [sleep, "3600"]}
+"#;
+    assert!(c.apply(yaml).status.success());
+    let p = eventually(40, || {
+        let p = pod_json(&c, "slow-start");
+        (condition(&p, "Ready") == "True").then_some(p)
+    });
+    let cs = &p["status"]["containerStatuses"][0];
+    assert_eq!(cs["restartCount"], 0, "liveness waited for the startup probe");
+    assert_eq!(cs["started"], true);
+    let host = wait_phase(&c, "on-host", "Running", 30);
+    assert_eq!(host["status"]["podIP"], host["status"]["hostIP"]);
+}

@@ -31,7 +31,8 @@ impl std::fmt::Display for ContainerId {
 #[derive(Clone, Debug)]
 pub struct SandboxSpec {
     pub uid: String,
-    pub hostname: String,
+    /// hostNetwork pods use the node's network and address.
+    pub host_network: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -45,15 +46,27 @@ pub struct ContainerSpec {
     pub env: Vec<(String, String)>,
     pub working_dir: Option<String>,
     pub mounts: Vec<BindMount>,
-    pub hostname: String,
+    /// None keeps the node's hostname (hostNetwork pods).
+    pub hostname: Option<String>,
     pub limits: Limits,
+    /// Where the container may write its termination message (terminationMessagePath).
+    pub termination_message_path: Option<PathBuf>,
 }
 
 /// What the runtime knows of a container run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ContainerState {
     Running { pid: i32, started_at: String },
-    Exited { exit_code: i32, signal: Option<i32>, oom_killed: bool, started_at: Option<String>, finished_at: String, start_error: Option<String> },
+    Exited {
+        exit_code: i32,
+        signal: Option<i32>,
+        oom_killed: bool,
+        started_at: Option<String>,
+        finished_at: String,
+        start_error: Option<String>,
+        /// What the container wrote to its terminationMessagePath (at most 4 KiB).
+        termination_message: Option<String>,
+    },
     /// Gone without a record (the agent's data was removed, or the host rebooted).
     Unknown,
 }

@@ -161,6 +161,11 @@ fn netns_name(uid: &str) -> String {
     format!("skiff-{uid}")
 }
 
+fn read_prefix(path: &Path, max: usize) -> Option<String> {
+    let bytes = fs::read(path).ok()?;
+    Some(String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).to_string())
+}
+
 /// Unmounts whatever the agent mounted under `dir` (memory-backed emptyDirs) so that
 /// removing the directory cannot reach through a mount.
 fn unmount_below(dir: &Path) {
@@ -184,7 +189,7 @@ impl Runtime for ProcessRuntime {
         }
         fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let record = match &self.network {
-            Some(net) => {
+            Some(net) if !spec.host_network => {
                 let ip = net.ipam.allocate(&spec.uid).ok_or_else(|| format!("no free address left in {}", net.cidr))?;
                 let ns = netns_name(&spec.uid);
                 let made = network::netns_add(&ns).and_then(|()| net.attach(&ns, &veth_name(&spec.uid), ip));
@@ -195,7 +200,7 @@ impl Runtime for ProcessRuntime {
                 }
                 SandboxRecord { ip: ip.to_string(), netns: Some(ns) }
             }
-            None => SandboxRecord { ip: self.host_ip.clone(), netns: None },
+            _ => SandboxRecord { ip: self.host_ip.clone(), netns: None },
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
         fs::write(&record_path, bytes).map_err(|e| format!("writing {}: {e}", record_path.display()))?;
@@ -247,13 +252,20 @@ impl Runtime for ProcessRuntime {
             .and_then(|b| serde_json::from_slice::<SandboxRecord>(&b).ok())
             .and_then(|r| r.netns)
             .map(|n| network::netns_path(&n));
+        let mut mounts = spec.mounts.clone();
+        if let (Some(target), true) = (&spec.termination_message_path, self.namespaces) {
+            // As kubelet does: a host file of the container's, mounted where it writes.
+            let source = dir.join("termination-log");
+            fs::write(&source, b"").map_err(|e| e.to_string())?;
+            mounts.push(super::BindMount { source, target: target.clone(), read_only: false });
+        }
         let config = ShimConfig {
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             working_dir: spec.working_dir.clone(),
             netns,
-            hostname: self.namespaces.then(|| spec.hostname.clone()),
-            mounts: spec.mounts.clone(),
+            hostname: spec.hostname.clone().filter(|_| self.namespaces),
+            mounts,
             link_mounts: !self.namespaces,
             cgroups,
             log: self.log_path(id),
@@ -307,6 +319,7 @@ impl Runtime for ProcessRuntime {
                 started_at: self.started(id).map(|s| s.started_at),
                 finished_at: exit.finished_at,
                 start_error: exit.start_error,
+                termination_message: read_prefix(&dir.join("termination-log"), 4096).filter(|m| !m.is_empty()),
             };
         }
         match (self.started(id), self.shim_pid(id)) {
