@@ -35,14 +35,18 @@ pub struct NodeUsage {
     pub memory_usage_bytes: u64,
 }
 
+/// A pod's key: (namespace, name).
+pub type PodKey = (String, String);
+/// A container's reading: (name, cumulative cpu ns, working set bytes).
+pub type ContainerReading = (String, u64, u64);
+
 /// One sample of everything.
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub at: Instant,
     pub time: Timestamp,
     pub node: Option<NodeUsage>,
-    /// (namespace, pod) → container → (cpu ns, working set bytes)
-    pub pods: HashMap<(String, String), Vec<(String, u64, u64)>>,
+    pub pods: HashMap<PodKey, Vec<ContainerReading>>,
 }
 
 impl Sample {
@@ -62,7 +66,7 @@ impl Sample {
         Sample { at, time, node, pods }
     }
 
-    fn container_cpu(&self, pod: &(String, String), container: &str) -> Option<u64> {
+    fn container_cpu(&self, pod: &PodKey, container: &str) -> Option<u64> {
         self.pods.get(pod)?.iter().find(|(n, _, _)| n == container).map(|(_, cpu, _)| *cpu)
     }
 }
@@ -162,7 +166,7 @@ impl History {
             }
             node["memory"] = json!({"time": time, "workingSetBytes": n.memory_working_set_bytes, "availableBytes": n.memory_available_bytes, "usageBytes": n.memory_usage_bytes});
         }
-        let mut keys: Vec<&(String, String)> = now.pods.keys().collect();
+        let mut keys: Vec<&PodKey> = now.pods.keys().collect();
         keys.sort();
         let mut pods = Vec::new();
         for key in keys {
