@@ -27,9 +27,9 @@ fn cluster_cidr() -> String {
 }
 
 impl Cluster {
-    /// The control plane only.
+    /// The control plane only (join nodes with `add_agent`).
     pub fn start() -> Cluster {
-        Cluster::start_with(vec!["--no-agent".to_string()])
+        Cluster::start_with(vec!["--no-agent".to_string(), "--cluster-cidr".to_string(), cluster_cidr()])
     }
 
     /// A one-node cluster, as the README's first command starts it: the embedded node
@@ -169,7 +169,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for mut c in self.child.take().into_iter().chain(self.agents.drain(..)) {
+        // Agents first, so they do not log the server's going away.
+        for mut c in self.agents.drain(..).chain(self.child.take()) {
             let _ = c.kill();
             let _ = c.wait();
         }
