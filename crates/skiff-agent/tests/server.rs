@@ -457,7 +457,12 @@ async fn kubectl_through_the_api_server() {
         k.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  nodeName: n1\n  containers: [{name: app, image: x}, {name: b, image: x}]\n");
         k.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: creating}\nspec:\n  nodeName: n1\n  containers: [{name: app, image: x}]\n");
         k.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: unscheduled}\nspec:\n  containers: [{name: app, image: x}]\n");
-        for pod in ["web", "two"] {
+        // A node whose agent is not there.
+        k.apply("apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n");
+        let gone = r#"{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":1}}}}"#;
+        k.ok(&["patch", "node", "n2", "--subresource=status", "--type=merge", "-p", gone]);
+        k.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: far}\nspec:\n  nodeName: n2\n  containers: [{name: app, image: x}]\n");
+        for pod in ["web", "two", "far"] {
             k.ok(&["patch", "pod", pod, "--subresource=status", "--type=merge", "-p", r#"{"status":{"phase":"Running"}}"#]);
         }
     }))
@@ -484,6 +489,8 @@ async fn kubectl_through_the_api_server() {
         let e = k.fails(&["logs", "ghost"]);
         assert!(e.contains("pods \"ghost\" not found"), "{e}");
         assert_eq!(k.ok(&["logs", "unscheduled"]), "");
+        let e = k.fails(&["logs", "far"]);
+        assert!(e.contains("Get \"https://127.0.0.1:1/containerLogs/default/far/app") && e.contains("connection refused"), "{e}");
 
         // exec
         let out = k.run(&["exec", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], None);
@@ -495,6 +502,8 @@ async fn kubectl_through_the_api_server() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
         let e = k.fails(&["exec", "unscheduled", "--", "true"]);
         assert!(e.contains("pod unscheduled does not have a host assigned"), "{e}");
+        let e = k.fails(&["exec", "far", "--", "true"]);
+        assert!(e.contains("error dialing backend: dial tcp 127.0.0.1:1: connect: connection refused"), "{e}");
         let e = k.fails(&["exec", "creating", "--", "true"]);
         assert!(e.contains("container not found (\"app\")"), "{e}");
         // -it, with a terminal for kubectl from script(1).

@@ -104,16 +104,15 @@ impl KubeletClient {
     }
 
     /// Sends one request to an agent on a new connection. `upgrade` keeps the connection
-    /// usable for a protocol switch (exec). Err: the text upstream would give
-    /// (`Get "https://…": dial tcp …: connection refused`).
-    pub async fn request(&self, ep: &Endpoint, method: Method, path_and_query: &str, headers: &HeaderMap, upgrade: bool) -> Result<Response<Incoming>, String> {
+    /// usable for a protocol switch (exec).
+    pub async fn request(&self, ep: &Endpoint, method: Method, path_and_query: &str, headers: &HeaderMap, upgrade: bool) -> Result<Response<Incoming>, RequestError> {
         let url = format!("{}{path_and_query}", ep.url());
         let verb = {
             let m = method.as_str();
             let mut c = m.chars();
             c.next().map(|f| f.to_string() + &c.as_str().to_lowercase()).unwrap_or_default()
         };
-        let fail = |why: String| format!("{verb} {url:?}: {why}");
+        let fail = |cause: String| RequestError { request: format!("{verb} {url:?}"), cause };
         let addr = ep.authority();
         let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await {
             Ok(Ok(t)) => t,
@@ -143,6 +142,19 @@ impl KubeletClient {
         }
         let req = req.body(Empty::new()).map_err(|e| fail(e.to_string()))?;
         sender.send_request(req).await.map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// A call to an agent that failed: `Get "https://…": dial tcp …: connect: connection refused`.
+#[derive(Debug, Clone)]
+pub struct RequestError {
+    pub request: String,
+    pub cause: String,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.request, self.cause)
     }
 }
 

@@ -172,12 +172,12 @@ async fn log(state: &AppState, ns: &str, name: &str, q: &Query) -> Result<Respon
     let query = log_query(name, q)?;
     let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
     if node.is_empty() {
-        // Not scheduled yet: upstream streams nothing.
-        return Ok(text_response(Body::empty()));
+        // Not scheduled yet: upstream has no location to stream from and answers 204.
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let ep = node_endpoint(state, node)?;
     let path = format!("/containerLogs/{}/{}/{}?{query}", seg(ns), seg(name), seg(&container));
-    let resp = state.kubelet.request(&ep, Method::GET, &path, &HeaderMap::new(), false).await.map_err(ApiError::internal)?;
+    let resp = state.kubelet.request(&ep, Method::GET, &path, &HeaderMap::new(), false).await.map_err(|e| ApiError::internal(e.to_string()))?;
     let status = resp.status();
     if !status.is_success() {
         use http_body_util::BodyExt;
@@ -230,7 +230,8 @@ async fn stream(state: &AppState, ns: &str, name: &str, sub: &str, q: &Query, re
         }
     }
     let method = req.method().clone();
-    let mut upstream = state.kubelet.request(&ep, method, &path, &headers, true).await.map_err(ApiError::internal)?;
+    // As upstream's upgrade-aware proxy words it.
+    let mut upstream = state.kubelet.request(&ep, method, &path, &headers, true).await.map_err(|e| ApiError::internal(format!("error dialing backend: {}", e.cause)))?;
     if upstream.status() != StatusCode::SWITCHING_PROTOCOLS {
         // A refusal goes to the client as the agent gave it.
         let (parts, body) = upstream.into_parts();
