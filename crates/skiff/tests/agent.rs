@@ -426,7 +426,9 @@ spec:
         out.display()
     );
     assert!(c.apply(&yaml).status.success());
-    wait_phase(&c, "graceful", "Running", 30);
+    let uid = wait_phase(&c, "graceful", "Running", 30)["metadata"]["uid"].as_str().expect("uid").to_string();
+    let netns = std::path::PathBuf::from(format!("/run/netns/skiff-{uid}"));
+    assert!(netns.exists(), "the pod has its network namespace");
     let pid: i32 = eventually(10, || std::fs::read_to_string(out.join("pid")).ok()?.trim().parse().ok());
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     c.ok(&["delete", "pod", "graceful"]);
@@ -436,6 +438,7 @@ spec:
     assert!(!c.ok(&["get", "pods"]).contains("graceful"));
     let left = std::fs::read_dir(c.path().join("agent").join("pods")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "nothing left of the pod on the host");
+    assert!(!netns.exists(), "its network namespace is gone");
 }
 
 #[test]
