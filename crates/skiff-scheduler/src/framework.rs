@@ -43,6 +43,7 @@ pub mod names {
     pub const POD_TOPOLOGY_SPREAD: &str = "PodTopologySpread";
     pub const INTER_POD_AFFINITY: &str = "InterPodAffinity";
     pub const BALANCED_ALLOCATION: &str = "NodeResourcesBalancedAllocation";
+    pub const VOLUME_BINDING: &str = "VolumeBinding";
 }
 
 /// Upstream's default score weights (`getDefaultPlugins` in the v1 config defaults).
@@ -885,6 +886,8 @@ pub struct PodInfo {
     pub controller_uid: Option<String>,
     pub priority: i32,
     pub preemption_never: bool,
+    /// The PersistentVolumeClaims the pod uses (VolumeBinding).
+    pub claims: Vec<String>,
 }
 
 impl PodInfo {
@@ -960,6 +963,7 @@ impl PodInfo {
             controller_uid: controller_uid(meta),
             priority: spec.priority.unwrap_or(0),
             preemption_never: spec.preemption_policy.as_deref() == Some("Never"),
+            claims: crate::plugins::volume_binding::pod_claims(pod),
             labels,
         }
     }

@@ -174,6 +174,7 @@ pub fn schedule_one(
             ))
         }
     };
+    snapshot.volumes.pre_filter(&info.namespace, &info.claims).map_err(|e| reject_all(names::VOLUME_BINDING, e))?;
     let spread = plugins::pod_topology_spread::pre_filter(snapshot, &info)
         .map_err(|e| reject_all(names::POD_TOPOLOGY_SPREAD, e))?;
     let inter_pod = plugins::inter_pod_affinity::pre_filter(snapshot, &info, ns_labels)

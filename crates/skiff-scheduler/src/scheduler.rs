@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use rand::SeedableRng;
@@ -28,6 +29,9 @@ enum Input {
     Pod(watcher::Event<Pod>),
     Node(watcher::Event<Node>),
     Namespace(watcher::Event<Namespace>),
+    Claim(watcher::Event<PersistentVolumeClaim>),
+    Volume(watcher::Event<PersistentVolume>),
+    Class(watcher::Event<StorageClass>),
     BindFailed(Arc<Pod>, String),
 }
 
@@ -37,6 +41,9 @@ pub async fn run(client: kube::Client) {
     spawn_watch(Api::<Pod>::all(client.clone()), tx.clone(), Input::Pod);
     spawn_watch(Api::<Node>::all(client.clone()), tx.clone(), Input::Node);
     spawn_watch(Api::<Namespace>::all(client.clone()), tx.clone(), Input::Namespace);
+    spawn_watch(Api::<PersistentVolumeClaim>::all(client.clone()), tx.clone(), Input::Claim);
+    spawn_watch(Api::<PersistentVolume>::all(client.clone()), tx.clone(), Input::Volume);
+    spawn_watch(Api::<StorageClass>::all(client.clone()), tx.clone(), Input::Class);
     Loop::new(client, tx).run(rx).await;
 }
 
@@ -186,6 +193,32 @@ impl Loop {
                 }
                 watcher::Event::Init | watcher::Event::InitDone => {}
             },
+            // A claim bound or provisioned, a volume or class added, may let parked pods in.
+            Input::Claim(ev) => {
+                let v = &mut self.snapshot.volumes;
+                match ev {
+                    watcher::Event::InitApply(c) | watcher::Event::Apply(c) => v.upsert_claim(&c),
+                    watcher::Event::Delete(c) => v.remove_claim(c.metadata.namespace.as_deref().unwrap_or_default(), c.metadata.name.as_deref().unwrap_or_default()),
+                    watcher::Event::Init | watcher::Event::InitDone => {}
+                }
+                self.queue.cluster_changed();
+            }
+            Input::Volume(ev) => {
+                match ev {
+                    watcher::Event::InitApply(pv) | watcher::Event::Apply(pv) => self.snapshot.volumes.upsert_volume(&pv),
+                    watcher::Event::Delete(pv) => self.snapshot.volumes.remove_volume(pv.metadata.name.as_deref().unwrap_or_default()),
+                    watcher::Event::Init | watcher::Event::InitDone => {}
+                }
+                self.queue.cluster_changed();
+            }
+            Input::Class(ev) => {
+                match ev {
+                    watcher::Event::InitApply(sc) | watcher::Event::Apply(sc) => self.snapshot.volumes.upsert_class(&sc),
+                    watcher::Event::Delete(sc) => self.snapshot.volumes.remove_class(sc.metadata.name.as_deref().unwrap_or_default()),
+                    watcher::Event::Init | watcher::Event::InitDone => {}
+                }
+                self.queue.cluster_changed();
+            }
             Input::BindFailed(pod, why) => {
                 let key = key_of(&pod);
                 tracing::info!("binding {}/{} failed: {why}", key.0, key.1);
@@ -237,13 +270,14 @@ impl Loop {
         let key = key_of(&pod);
         match schedule_one(&pod, &self.snapshot, &mut self.rng) {
             Ok(node) => {
+                let claims = self.snapshot.volumes.to_select(&key.0, &crate::plugins::volume_binding::pod_claims(&pod));
                 self.snapshot.assume(&pod, &node);
                 self.binding.insert(key);
                 // Waiting for a slot is the loop's back-pressure.
                 let Ok(slot) = self.bind_slots.clone().acquire_owned().await else { return };
                 let (client, tx) = (self.client.clone(), self.tx.clone());
                 tokio::spawn(async move {
-                    if let Err(why) = bind(&client, &pod, &node).await {
+                    if let Err(why) = bind(&client, &pod, &node, &claims).await {
                         let _ = tx.send(Input::BindFailed(pod, why));
                     }
                     drop(slot);
@@ -269,8 +303,14 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-async fn bind(client: &kube::Client, pod: &Pod, node: &str) -> Result<(), String> {
+async fn bind(client: &kube::Client, pod: &Pod, node: &str, claims: &[String]) -> Result<(), String> {
     let (ns, name) = key_of(pod);
+    // PreBind: unbound WaitForFirstConsumer claims are provisioned or bound on this node.
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    for claim in claims {
+        let patch = json!({"metadata": {"annotations": {crate::plugins::volume_binding::SELECTED_NODE: node}}});
+        pvcs.patch(claim, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(|e| format!("selecting node for claim {claim}: {e}"))?;
+    }
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns, "uid": pod.metadata.uid},
         "target": {"apiVersion": "v1", "kind": "Node", "name": node}});

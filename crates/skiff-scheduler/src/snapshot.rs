@@ -280,6 +280,8 @@ pub struct Snapshot {
     /// The last incoming pod parsed, reused by `assume` and by a retry of the same pod.
     last_parsed: Mutex<Option<Arc<PodInfo>>>,
     empty_labels: Labels,
+    /// PersistentVolumeClaims, PersistentVolumes and StorageClasses (VolumeBinding).
+    pub volumes: crate::plugins::volume_binding::VolumeIndex,
 }
 
 impl Default for Snapshot {
@@ -319,6 +321,7 @@ impl Snapshot {
             next_start: AtomicUsize::new(0),
             last_parsed: Mutex::new(None),
             empty_labels: Labels::new(),
+            volumes: Default::default(),
         }
     }
 

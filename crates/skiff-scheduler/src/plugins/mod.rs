@@ -12,6 +12,7 @@ pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
 pub mod taint_toleration;
+pub mod volume_binding;
 
 use crate::framework::{weights, Labels, NodeInfo, PodInfo, Status, MAX_NODE_SCORE};
 use crate::snapshot::Snapshot;
@@ -46,6 +47,11 @@ pub(crate) fn run_filters(cs: &CycleState<'_>, node: &NodeInfo) -> Option<Status
     }
     if let Some(s) = node_resources_fit::filter(pod, node) {
         return Some(s);
+    }
+    if !pod.claims.is_empty() {
+        if let Some(s) = cs.snapshot.volumes.filter(&pod.namespace, &pod.claims, node) {
+            return Some(s);
+        }
     }
     if let Some(state) = &cs.spread {
         if let Some(s) = pod_topology_spread::filter(state, pod, node) {
