@@ -14,6 +14,7 @@ pub mod pods;
 pub mod probe;
 pub mod runtime;
 pub mod server;
+pub mod simulate;
 pub mod stats;
 pub mod status;
 pub mod volumes;

@@ -15,6 +15,7 @@ const LEASE_RENEW: Duration = Duration::from_secs(10);
 const STATUS_REPORT: Duration = Duration::from_secs(60);
 pub const KUBELET_VERSION: &str = "v1.33.0";
 
+#[derive(Clone)]
 pub struct NodeSpec {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -179,7 +180,8 @@ pub async fn heartbeat(client: kube::Client, spec: NodeSpec) {
     }
 }
 
-async fn renew_lease(leases: &Api<Lease>, nodes: &Api<Node>, name: &str) -> Result<(), kube::Error> {
+/// Renews the node's Lease, creating it (owned by the Node) when missing.
+pub async fn renew_lease(leases: &Api<Lease>, nodes: &Api<Node>, name: &str) -> Result<(), kube::Error> {
     let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let renew = json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": now}});
     match leases.patch(name, &PatchParams::default(), &Patch::Merge(renew)).await {

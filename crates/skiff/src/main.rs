@@ -92,8 +92,17 @@ struct AgentArgs {
     #[arg(long, value_parser = parse_pairs, default_value = "")]
     labels: BTreeMap<String, String>,
     /// Resources to report instead of the host's, e.g. cpu=4,memory=8Gi,pods=110
+    /// (simulated nodes: instead of cpu=32,memory=256Gi,ephemeral-storage=1Ti,pods=110)
     #[arg(long, value_parser = parse_pairs, default_value = "")]
     capacity: BTreeMap<String, String>,
+    /// Register N simulated nodes from this process instead of running pods: each pod
+    /// bound to them is reported Running and Ready at once, with an IP, and removed when
+    /// deleted (for benchmarks of the control plane; as kubemark's hollow nodes).
+    #[arg(long, value_name = "N")]
+    simulate: Option<usize>,
+    /// Names of simulated nodes: <prefix><index>.
+    #[arg(long, default_value = skiff_agent::simulate::DEFAULT_PREFIX, requires = "simulate")]
+    name_prefix: String,
 }
 
 fn parse_pairs(s: &str) -> Result<BTreeMap<String, String>, String> {
@@ -192,6 +201,18 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
 async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let kube_config = kube_config(&args.kubeconfig).await?;
     let capacity = args.capacity.into_iter().map(|(k, v)| (k, skiff_agent::K8sQuantity(v))).collect();
+    if let Some(count) = args.simulate {
+        anyhow::ensure!(args.node_name.is_none(), "--node-name and --simulate exclude each other (simulated nodes are named <--name-prefix><index>)");
+        let mut sim = skiff_agent::simulate::SimConfig::new(count);
+        sim.name_prefix = args.name_prefix;
+        sim.labels = args.labels;
+        sim.capacity = capacity;
+        tokio::select! {
+            r = skiff_agent::simulate::run(kube_config, sim) => r?,
+            _ = shutdown_signal() => {}
+        }
+        return Ok(());
+    }
     let config = skiff_agent::Config {
         node_name: args.node_name.unwrap_or_else(host_name),
         data_dir: match args.data_dir {

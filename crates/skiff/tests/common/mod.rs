@@ -72,6 +72,21 @@ impl Cluster {
         self.agent_dirs.push(data);
     }
 
+    /// Joins `count` simulated nodes from one `skiff agent --simulate` process (named
+    /// `<prefix><index>`; extra args such as `--capacity` go after).
+    pub fn add_simulated(&mut self, count: usize, prefix: &str, extra: &[&str]) {
+        let child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["agent", "--kubeconfig"])
+            .arg(self.dir.path().join("agent-kubeconfig.yaml"))
+            .args(["--simulate", &count.to_string(), "--name-prefix", prefix])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start skiff agent --simulate");
+        self.agents.push(child);
+    }
+
     fn launch(&mut self, listen: &str) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
             .arg("server")
