@@ -253,7 +253,7 @@ async fn update(state: &AppState, r: &Resource, ns: Option<&str>, name: &str, su
         Some("finalize") if r.kind == "Namespace" => {
             let w = state
                 .storage
-                .update_with(r, ns, name, Part::Main, &opts, |old| Ok(crate::strategy::prepare_for_finalize(new.clone(), old)))
+                .update_with(r, ns, name, Part::Finalize, &opts, |old| Ok(crate::strategy::prepare_for_finalize(new.clone(), old)))
                 .await?;
             written(r, w, headers, q)
         }

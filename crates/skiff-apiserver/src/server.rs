@@ -95,7 +95,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServerError> {
     let (client_cert, client_key) = pki::kubelet_client(&cfg.data_dir)?;
     let kubelet = crate::kubelet::KubeletClient::new(&client_cert, &client_key)?;
     let state = Arc::new(AppState {
-        storage: Storage { store, gc_enabled: false, service_alloc: Default::default() },
+        storage: Storage { store, gc_enabled: true, service_alloc: Default::default() },
         openapi: OpenApi::new(),
         admin_token,
         agent_token,

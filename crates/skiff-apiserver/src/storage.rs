@@ -46,6 +46,9 @@ pub enum Part {
     /// pods/binding: spec.nodeName and the PodScheduled condition in one write,
     /// past the pod update rules that forbid changing nodeName.
     Binding,
+    /// namespaces/finalize: only spec.finalizers changes (past the update rule that keeps
+    /// them), which is how the namespace controller lets a Terminating namespace go.
+    Finalize,
 }
 
 /// A successful write: the stored bytes and any warnings for the `Warning` header.
@@ -65,8 +68,9 @@ pub enum Deleted {
 #[derive(Clone)]
 pub struct Storage {
     pub store: Store,
-    /// Whether a garbage collector runs: only then do deletes add the orphan and
-    /// foregroundDeletion finalizers (upstream's --enable-garbage-collector).
+    /// Whether a garbage collector runs (skiff-controllers' garbagecollector): only then
+    /// do deletes add the orphan and foregroundDeletion finalizers (upstream's
+    /// --enable-garbage-collector), which the collector removes.
     pub gc_enabled: bool,
     pub service_alloc: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -302,7 +306,7 @@ impl Storage {
             let mut new = match part {
                 Part::Main => strategy::prepare_for_update(r, new, &old),
                 Part::Status => strategy::prepare_for_status_update(new, &old),
-                Part::Binding => new,
+                Part::Binding | Part::Finalize => new,
             };
             defaults::apply_defaults(r.group, r.kind, &mut new);
             if part == Part::Main {
@@ -311,7 +315,7 @@ impl Storage {
             let errs = match part {
                 Part::Main => validation::validate(r.group, r.kind, &new, Some(&old)),
                 Part::Status => validation::validate_status(r.group, r.kind, &new, &old),
-                Part::Binding => Vec::new(),
+                Part::Binding | Part::Finalize => Vec::new(),
             };
             invalid(r, name, errs)?;
             size_check(&new)?;

@@ -160,10 +160,9 @@ impl<T: Cached> Informer<T> {
         }
     }
 
+    /// A deletion, with the object's final state as the delete event carried it.
     pub fn delete(&self, obj: T) {
-        let removed = self.store.remove(obj.namespace(), obj.name());
-        // The final state of the object, as the delete event carried it.
-        let _ = removed;
+        self.store.remove(obj.namespace(), obj.name());
         self.notify(Change::Deleted(Arc::new(obj)));
     }
 
@@ -182,7 +181,6 @@ impl<T: Cached> Informer<T> {
     pub fn start<K, F>(self: &Arc<Self>, api: Api<K>, project: F)
     where
         K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-        K::DynamicType: Default + Eq + std::hash::Hash + Clone,
         F: Fn(K) -> Option<T> + Send + 'static,
     {
         let this = self.clone();

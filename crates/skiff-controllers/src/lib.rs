@@ -11,17 +11,22 @@
 //! | [`nodeipam`] | each Node has a distinct pod CIDR |
 //! | [`replicaset`] | each ReplicaSet / ReplicationController has `replicas` matching pods |
 //! | [`deployment`] | each Deployment runs `replicas` pods of its template through ReplicaSets |
+//! | [`garbagecollector`] | nothing outlives all its owners; foreground and orphan deletions complete |
+//! | [`namespace`] | a Terminating namespace is emptied, then finalized |
 
 pub mod claims;
 pub mod clock;
 pub mod deployment;
 pub mod events;
 pub mod expectations;
+pub mod garbagecollector;
 pub mod informer;
+pub mod namespace;
 pub mod nodeipam;
 pub mod pods;
 pub mod queue;
 pub mod replicaset;
+pub mod resources;
 pub mod selector;
 
 use std::future::Future;
@@ -29,7 +34,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Node, Pod, ReplicationController};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController};
 use kube::api::Api;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -128,7 +133,6 @@ where
     });
 }
 
-/// Runs every controller until the process ends.
 /// Settings of the controller manager.
 pub struct Config {
     /// The network every node's podCIDR is carved from.
@@ -141,6 +145,7 @@ impl Default for Config {
     }
 }
 
+/// Runs every controller until the process ends.
 pub async fn run(client: kube::Client, config: Config) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let shared = Arc::new(Shared { client: client.clone(), clock: clock.clone(), pods: Informer::new(), writes: Semaphore::new(MAX_WRITES_IN_FLIGHT) });
@@ -155,11 +160,26 @@ pub async fn run(client: kube::Client, config: Config) {
     let deployments: Arc<Informer<Deployment>> = Informer::new();
     deployment::start(&shared, &deployments, &replicasets);
 
+    let resources = resources::Resources::new();
+    let typed: Vec<Arc<dyn Synced>> = vec![shared.pods.store.clone(), replicasets.store.clone(), rcs.store.clone(), deployments.store.clone()];
+    let gc = garbagecollector::start(client.clone(), resources.clone(), typed);
+    let o = gc.clone();
+    shared.pods.on_change(move |c| o.observe_pod(c));
+    let o = gc.clone();
+    replicasets.on_change(move |c| o.observe_object(c));
+    let o = gc.clone();
+    rcs.on_change(move |c| o.observe_object(c));
+    deployments.on_change(move |c| gc.observe_object(c));
+
+    let namespaces: Arc<Informer<Namespace>> = Informer::new();
+    namespace::start(&shared, &namespaces, resources);
+
     // Handlers are all registered: start watching.
     nodes.start(Api::<Node>::all(client.clone()), nodeipam::NodeCidrs::from_node);
     shared.pods.start(Api::<Pod>::all(client.clone()), PodInfo::from_pod);
     replicasets.start(Api::<ReplicaSet>::all(client.clone()), Some);
     rcs.start(Api::<ReplicationController>::all(client.clone()), Some);
     deployments.start(Api::<Deployment>::all(client.clone()), Some);
+    namespaces.start(Api::<Namespace>::all(client.clone()), Some);
     std::future::pending::<()>().await;
 }

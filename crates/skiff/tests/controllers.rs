@@ -18,18 +18,23 @@ fn pod_cidr(c: &Cluster, node: &str) -> Option<String> {
 #[test]
 fn nodeipam_gives_each_node_a_distinct_24() {
     let c = Cluster::start();
-    // A node that already holds a CIDR keeps it, and nobody else gets it.
-    create(&c, "apiVersion: v1\nkind: Node\nmetadata:\n  name: old\nspec:\n  podCIDR: 10.244.0.0/24\n");
-    for n in ["n1", "n2", "n3"] {
+    create(&c, "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n");
+    // The harness gives each cluster its own --cluster-cidr /16: learn it from the first node.
+    let first = eventually(20, || pod_cidr(&c, "n1"));
+    let prefix = first.strip_suffix("0.0/24").expect("the first /24 of the cluster CIDR").to_string();
+    // A node that already holds the next CIDR keeps it, and nobody else gets it.
+    create(&c, &format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: old\nspec:\n  podCIDR: {prefix}1.0/24\n"));
+    eventually(20, || c.json(&["get", "node", "old"])["spec"]["podCIDRs"].as_array().map(|_| ()));
+    for n in ["n2", "n3"] {
         create(&c, &format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: {n}\n"));
     }
-    let mut cidrs: Vec<String> = ["n1", "n2", "n3"].iter().map(|n| eventually(20, || pod_cidr(&c, n))).collect();
-    assert_eq!(pod_cidr(&c, "old").as_deref(), Some("10.244.0.0/24"));
+    let mut cidrs: Vec<String> = ["n1", "n2", "n3", "old"].iter().map(|n| eventually(20, || pod_cidr(&c, n))).collect();
+    assert_eq!(cidrs[3], format!("{prefix}1.0/24"));
     cidrs.sort();
     cidrs.dedup();
-    assert_eq!(cidrs.len(), 3, "{cidrs:?}");
+    assert_eq!(cidrs.len(), 4, "{cidrs:?}");
     for cidr in &cidrs {
-        assert!(cidr.starts_with("10.244.") && cidr.ends_with(".0/24") && cidr != "10.244.0.0/24", "{cidr}");
+        assert!(cidr.starts_with(&prefix) && cidr.ends_with(".0/24"), "{cidr}");
     }
 }
 
@@ -287,4 +292,155 @@ fn deployment_rollout_history_undo_pause_resume_restart() {
     let rss = replicasets(&c, "app=sample-node-app");
     assert_eq!(rss.last().map(|r| (r.1, r.2.as_str())), Some((5, "6")), "{rss:?}");
     assert_eq!(image_of(&c, "sample-node-app"), "happynut/sample-node-app:0.0.3");
+}
+
+fn gone(c: &Cluster, what: &[&str]) -> Option<()> {
+    let out = c.kubectl(what);
+    (!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound")).then_some(())
+}
+
+const KUBIA_RC: &str = "apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: kubia
+spec:
+  replicas: 3
+  selector:
+    app: kubia
+  template:
+    metadata:
+      labels:
+        app: kubia
+    spec:
+      containers:
+      - name: kubia
+        image: luksa/kubia
+";
+
+#[test]
+fn replication_controller_scale_edit_orphan_and_adopt() {
+    let c = Cluster::start();
+    let out = c.apply(KUBIA_RC);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let rc_uid = uid(&c, &["get", "rc", "kubia"]);
+    let first = eventually(20, || count(&c, "app=kubia", 3));
+    assert!(first.iter().all(|(n, o)| n.starts_with("kubia-") && o.as_deref() == Some(rc_uid.as_str())), "{first:?}");
+
+    // kubectl scale rc (seed 001), up and down.
+    c.ok(&["scale", "rc", "kubia", "--replicas=10"]);
+    eventually(20, || count(&c, "app=kubia", 10));
+    c.ok(&["scale", "rc", "kubia", "--replicas=3"]);
+    let kept = eventually(20, || count(&c, "app=kubia", 3));
+    play_kubelet_ready(&c, "app=kubia");
+    eventually(20, || (c.json(&["get", "rc", "kubia"])["status"]["readyReplicas"] == 3).then_some(()));
+
+    // A template edit affects only new pods.
+    c.ok(&["patch", "rc", "kubia", "--type=merge", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"kubia","image":"luksa/kubia:v2"}]}}}}"#]);
+    for (name, _) in &kept {
+        assert_eq!(c.ok(&["get", "pod", name, "-o", "jsonpath={.spec.containers[0].image}"]), "luksa/kubia");
+    }
+    c.ok(&["delete", "pod", &kept[0].0]);
+    let replacement = eventually(20, || count(&c, "app=kubia", 3).and_then(|p| p.into_iter().find(|(n, _)| !kept.iter().any(|(k, _)| k == n))));
+    assert_eq!(c.ok(&["get", "pod", &replacement.0, "-o", "jsonpath={.spec.containers[0].image}"]), "luksa/kubia:v2");
+
+    // `kubectl delete rc kubia --cascade=false` (seed 001; kubectl maps it to orphan):
+    // the pods stay, without an owner.
+    let out = c.kubectl(&["delete", "rc", "kubia", "--cascade=false"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    eventually(20, || gone(&c, &["get", "rc", "kubia"]));
+    let orphans = eventually(20, || count(&c, "app=kubia", 3).filter(|p| p.iter().all(|(_, o)| o.is_none())));
+    // A ReplicaSet with a matching selector adopts them and creates nothing.
+    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: kubia\nspec:\n  replicas: 3\n  selector:\n    matchExpressions:\n    - {key: app, operator: In, values: [kubia]}\n  template:\n    metadata:\n      labels:\n        app: kubia\n    spec:\n      containers:\n      - name: kubia\n        image: luksa/kubia\n";
+    let out = c.apply(rs);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let rs_uid = uid(&c, &["get", "rs", "kubia"]);
+    let adopted = eventually(20, || count(&c, "app=kubia", 3).filter(|p| p.iter().all(|(_, o)| o.as_deref() == Some(rs_uid.as_str()))));
+    let mut a: Vec<String> = adopted.into_iter().map(|p| p.0).collect();
+    let mut o: Vec<String> = orphans.into_iter().map(|p| p.0).collect();
+    a.sort();
+    o.sort();
+    assert_eq!(a, o, "the same pods, adopted");
+}
+
+#[test]
+fn garbage_collection_background_foreground_and_missing_owners() {
+    let c = Cluster::start();
+    let out = c.apply(SAMPLE_DEPLOYMENT);
+    assert!(out.status.success(), "{}", common::text(&out));
+    eventually(20, || count(&c, "app=sample-node-app", 3));
+    // Background (kubectl's default): the Deployment goes at once, then its ReplicaSet and pods.
+    c.ok(&["delete", "deployment", "sample-node-app"]);
+    eventually(20, || (replicasets(&c, "app=sample-node-app").is_empty() && pods(&c, "app=sample-node-app").is_empty()).then_some(()));
+
+    // Foreground: the Deployment waits, with the foregroundDeletion finalizer, until its
+    // ReplicaSet and pods are gone (kubectl waits for it).
+    let out = c.apply(SAMPLE_DEPLOYMENT);
+    assert!(out.status.success(), "{}", common::text(&out));
+    eventually(20, || count(&c, "app=sample-node-app", 3));
+    let out = c.kubectl(&["delete", "deployment", "sample-node-app", "--cascade=foreground", "--wait=false"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    c.ok(&["wait", "--for=delete", "deployment/sample-node-app", "--timeout=30s"]);
+    assert!(replicasets(&c, "app=sample-node-app").is_empty());
+    assert!(pods(&c, "app=sample-node-app").is_empty());
+
+    // An RS deleted in the foreground keeps its finalizer while a blocking pod has one of
+    // its own; it goes when that pod goes.
+    let out = c.apply(SAMPLE_RS);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let held = eventually(20, || count(&c, "app=sample-node-app", 3))[0].0.clone();
+    c.ok(&["patch", "pod", &held, "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
+    c.ok(&["delete", "rs", "sample-node-app", "--cascade=foreground", "--wait=false"]);
+    eventually(20, || {
+        let v = c.json(&["get", "rs", "sample-node-app"]);
+        (v["metadata"]["finalizers"] == serde_json::json!(["foregroundDeletion"]) && !v["metadata"]["deletionTimestamp"].is_null()).then_some(())
+    });
+    eventually(20, || (c.json(&["get", "pods", "-l", "app=sample-node-app"])["items"].as_array().map(Vec::len) == Some(1)).then_some(()));
+    assert!(c.kubectl(&["get", "rs", "sample-node-app"]).status.success(), "still waiting for the held pod");
+    c.ok(&["patch", "pod", &held, "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    eventually(20, || gone(&c, &["get", "rs", "sample-node-app"]));
+
+    // Dependents of an owner that does not exist are collected, whatever their kind.
+    let orphan_pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\n  ownerReferences:\n  - {apiVersion: apps/v1, kind: ReplicaSet, name: never, uid: 00000000-0000-0000-0000-000000000001}\nspec:\n  containers:\n  - name: c\n    image: busybox\n";
+    let out = c.apply(orphan_pod);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let owner_cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owner\ndata: {a: b}\n";
+    assert!(c.apply(owner_cm).status.success());
+    let owner_uid = uid(&c, &["get", "configmap", "owner"]);
+    let dependent = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dependent\n  ownerReferences:\n  - {{apiVersion: v1, kind: ConfigMap, name: owner, uid: {owner_uid}}}\ndata: {{a: b}}\n");
+    assert!(c.apply(&dependent).status.success());
+    eventually(20, || gone(&c, &["get", "pod", "lost"]));
+    assert!(c.kubectl(&["get", "configmap", "dependent"]).status.success(), "its owner exists");
+    c.ok(&["delete", "configmap", "owner"]);
+    eventually(20, || gone(&c, &["get", "configmap", "dependent"]));
+}
+
+#[test]
+fn namespace_deletion_empties_then_finalizes() {
+    let c = Cluster::start();
+    c.ok(&["create", "namespace", "shop"]);
+    let out = c.kubectl_with(&["apply", "-n", "shop", "-f", "-"], Some(SAMPLE_DEPLOYMENT), &[]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    c.ok(&["create", "configmap", "settings", "-n", "shop", "--from-literal=a=b"]);
+    eventually(20, || (c.json(&["get", "pods", "-n", "shop"])["items"].as_array().map(Vec::len) == Some(3)).then_some(()));
+    // Content with a finalizer keeps the namespace Terminating, and its conditions say why.
+    c.ok(&["patch", "configmap", "settings", "-n", "shop", "--type=merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
+    c.ok(&["delete", "namespace", "shop", "--wait=false"]);
+    let message = eventually(20, || {
+        let v = c.json(&["get", "namespace", "shop"]);
+        assert_eq!(v["status"]["phase"], "Terminating");
+        v["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True").and_then(|c| c["message"].as_str().map(str::to_string))
+    });
+    assert_eq!(message, "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
+    let err = c.fails(&["create", "configmap", "late", "-n", "shop"]);
+    assert!(err.contains("because it is being terminated"), "{err}");
+    assert!(c.json(&["get", "all", "-n", "shop"])["items"].as_array().is_some_and(|i| i.is_empty()), "everything else is gone");
+    c.ok(&["patch", "configmap", "settings", "-n", "shop", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    eventually(20, || gone(&c, &["get", "namespace", "shop"]));
+
+    // kubectl delete namespace waits until it is gone.
+    c.ok(&["create", "namespace", "tmp"]);
+    c.ok(&["create", "configmap", "x", "-n", "tmp"]);
+    let out = c.ok(&["delete", "namespace", "tmp", "--timeout=30s"]);
+    assert!(out.contains("namespace \"tmp\" deleted"), "{out}");
+    assert!(gone(&c, &["get", "namespace", "tmp"]).is_some());
 }
