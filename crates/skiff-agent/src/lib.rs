@@ -12,6 +12,7 @@ pub mod node;
 pub mod podvolumes;
 pub mod pods;
 pub mod probe;
+pub mod provisioner;
 pub mod runtime;
 pub mod server;
 pub mod simulate;
@@ -128,6 +129,7 @@ pub async fn run(kube_config: kube::Config, config: Config) -> Result<(), AgentE
         may_mount: isolation.namespaces.is_ok(),
     });
     tokio::spawn(node::heartbeat(client.clone(), spec));
+    tokio::spawn(provisioner::run(client.clone(), config.node_name.clone(), config.data_dir.clone()));
     pods::manage(ctx, index).await;
     Ok(())
 }

@@ -1,0 +1,153 @@
+//! The `skiff.io/local` provisioner (the default StorageClass `local`), which every agent
+//! runs for its own node: a claim the scheduler placed on this node (annotation
+//! `volume.kubernetes.io/selected-node`) and the binder handed to this provisioner gets a
+//! directory under the agent's data dir and a PersistentVolume for it with node affinity to
+//! this node, pre-bound to the claim. A Released volume of ours with reclaim policy Delete
+//! is removed with its data.
+
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::watcher;
+use serde_json::json;
+
+pub const PROVISIONER: &str = "skiff.io/local";
+const PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
+const NODE_ANNOTATION: &str = "skiff.io/node";
+const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+const STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
+
+pub async fn run(client: kube::Client, node: String, data_dir: PathBuf) {
+    let volumes_dir = data_dir.join("volumes");
+    let claims = tokio::spawn(watch_claims(client.clone(), node.clone(), volumes_dir.clone()));
+    let released = tokio::spawn(watch_volumes(client, node, volumes_dir));
+    let _ = tokio::join!(claims, released);
+}
+
+/// Whether this node should provision a volume for the claim.
+pub fn wants_volume(pvc: &PersistentVolumeClaim, node: &str) -> bool {
+    let a = pvc.metadata.annotations.clone().unwrap_or_default();
+    let unbound = pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()).is_none_or(str::is_empty);
+    unbound && pvc.metadata.deletion_timestamp.is_none() && a.get(STORAGE_PROVISIONER).map(String::as_str) == Some(PROVISIONER) && a.get(SELECTED_NODE).map(String::as_str) == Some(node)
+}
+
+/// The PersistentVolume for a claim, kept in `dir`.
+pub fn volume_for(pvc: &PersistentVolumeClaim, node: &str, dir: &Path, reclaim: &str) -> serde_json::Value {
+    let spec = pvc.spec.clone().unwrap_or_default();
+    let size = spec.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map(|q| q.0.clone()).unwrap_or_else(|| "1Gi".into());
+    json!({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": format!("pvc-{}", pvc.metadata.uid.clone().unwrap_or_default()),
+            "annotations": {PROVISIONED_BY: PROVISIONER, NODE_ANNOTATION: node}},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": spec.access_modes.unwrap_or_default(),
+            "persistentVolumeReclaimPolicy": reclaim,
+            "storageClassName": spec.storage_class_name,
+            "volumeMode": spec.volume_mode.unwrap_or_else(|| "Filesystem".into()),
+            "local": {"path": dir},
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}},
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": pvc.metadata.namespace,
+                "name": pvc.metadata.name, "uid": pvc.metadata.uid, "resourceVersion": pvc.metadata.resource_version},
+        },
+    })
+}
+
+async fn watch_claims(client: kube::Client, node: String, volumes_dir: PathBuf) {
+    let mut stream = watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default()).boxed();
+    while let Some(ev) = stream.next().await {
+        let pvc = match ev {
+            Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => p,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!("provisioner: watching claims: {e}");
+                continue;
+            }
+        };
+        if wants_volume(&pvc, &node) {
+            if let Err(e) = provision(&client, &pvc, &node, &volumes_dir).await {
+                tracing::warn!("provisioning a volume for claim {:?}: {e}", pvc.metadata.name);
+            }
+        }
+    }
+}
+
+async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &str, volumes_dir: &Path) -> Result<(), String> {
+    let class_name = pvc.spec.as_ref().and_then(|s| s.storage_class_name.clone()).unwrap_or_default();
+    let class = Api::<StorageClass>::all(client.clone()).get_opt(&class_name).await.map_err(|e| e.to_string())?;
+    let reclaim = class.and_then(|c| c.reclaim_policy).unwrap_or_else(|| "Delete".into());
+    let dir = volumes_dir.join(format!("pvc-{}", pvc.metadata.uid.clone().unwrap_or_default()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let pv: PersistentVolume = serde_json::from_value(volume_for(pvc, node, &dir, &reclaim)).map_err(|e| e.to_string())?;
+    match Api::<PersistentVolume>::all(client.clone()).create(&PostParams::default(), &pv).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()), // provisioned already
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn watch_volumes(client: kube::Client, node: String, volumes_dir: PathBuf) {
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    let mut stream = watcher(pvs.clone(), watcher::Config::default()).boxed();
+    while let Some(ev) = stream.next().await {
+        let pv = match ev {
+            Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => p,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!("provisioner: watching volumes: {e}");
+                continue;
+            }
+        };
+        let a = pv.metadata.annotations.clone().unwrap_or_default();
+        let ours = a.get(PROVISIONED_BY).map(String::as_str) == Some(PROVISIONER) && a.get(NODE_ANNOTATION) == Some(&node);
+        let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
+        let spec = pv.spec.clone().unwrap_or_default();
+        if !(ours && released && spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete")) {
+            continue;
+        }
+        // Only ever remove a directory of our own.
+        if let Some(path) = spec.local.map(|l| PathBuf::from(l.path)).filter(|p| p.starts_with(&volumes_dir)) {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        let name = pv.metadata.name.clone().unwrap_or_default();
+        if let Err(e) = pvs.delete(&name, &DeleteParams::default()).await {
+            tracing::debug!("deleting released volume {name}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(annotations: serde_json::Value, volume: Option<&str>) -> PersistentVolumeClaim {
+        serde_json::from_value(json!({"metadata": {"name": "data-web-0", "namespace": "default", "uid": "abc", "annotations": annotations},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local", "volumeName": volume,
+                "resources": {"requests": {"storage": "2Gi"}}}}))
+        .expect("pvc")
+    }
+
+    #[test]
+    fn provisions_only_claims_placed_here_and_handed_to_us() {
+        let ours = json!({SELECTED_NODE: "node-a", STORAGE_PROVISIONER: PROVISIONER});
+        assert!(wants_volume(&claim(ours.clone(), None), "node-a"));
+        assert!(!wants_volume(&claim(ours.clone(), None), "node-b"));
+        assert!(!wants_volume(&claim(ours, Some("pvc-abc")), "node-a"), "bound already");
+        assert!(!wants_volume(&claim(json!({SELECTED_NODE: "node-a", STORAGE_PROVISIONER: "other"}), None), "node-a"));
+    }
+
+    #[test]
+    fn the_volume_is_pinned_to_the_node_and_pre_bound() {
+        let pv = volume_for(&claim(json!({}), None), "node-a", Path::new("/data/volumes/pvc-abc"), "Delete");
+        assert_eq!(pv["metadata"]["name"], "pvc-abc");
+        assert_eq!(pv["spec"]["capacity"]["storage"], "2Gi");
+        assert_eq!(pv["spec"]["local"]["path"], "/data/volumes/pvc-abc");
+        assert_eq!(pv["spec"]["claimRef"]["uid"], "abc");
+        assert_eq!(pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0], "node-a");
+        assert!(serde_json::from_value::<PersistentVolume>(pv).is_ok());
+    }
+}
