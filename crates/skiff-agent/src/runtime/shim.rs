@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::logs::{format_record, LogStream};
+
 /// What the agent asks the shim to run; written to DIR/config.json.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ShimConfig {
@@ -290,7 +292,7 @@ fn pump(out: &mut Option<OwnedFd>, err: &mut Option<OwnedFd>, log: &mut LogWrite
         return;
     }
     let mut buf = [0u8; 16 * 1024];
-    for (slot, stream) in [(out, Stream::Stdout), (err, Stream::Stderr)] {
+    for (slot, stream) in [(out, LogStream::Stdout), (err, LogStream::Stderr)] {
         let Some(fd) = slot.as_ref() else { continue };
         let ready = fds.iter().any(|p| p.fd == fd.as_raw_fd() && p.revents != 0);
         if !ready {
@@ -303,12 +305,6 @@ fn pump(out: &mut Option<OwnedFd>, err: &mut Option<OwnedFd>, log: &mut LogWrite
             log.write(stream, &buf[..n as usize]);
         }
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Stream {
-    Stdout,
-    Stderr,
 }
 
 /// Writes CRI log records: `<time> <stream> <F|P> <text>`, one per line of output; a line
@@ -328,19 +324,19 @@ impl LogWriter {
         Ok(LogWriter { file: OpenOptions::new().create(true).append(true).open(path)?, pending: [Vec::new(), Vec::new()] })
     }
 
-    pub fn write(&mut self, stream: Stream, data: &[u8]) {
+    pub fn write(&mut self, stream: LogStream, data: &[u8]) {
         let idx = stream as usize;
         self.pending[idx].extend_from_slice(data);
         let mut out = Vec::new();
-        let ts = now_rfc3339_nanos();
+        let now = jiff::Timestamp::now();
         loop {
             let buf = &mut self.pending[idx];
             if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=pos).collect();
-                record(&mut out, &ts, stream, 'F', &line[..line.len() - 1]);
+                out.extend(format_record(now, stream, false, &line[..line.len() - 1]));
             } else if buf.len() >= MAX_LINE {
                 let part: Vec<u8> = buf.drain(..MAX_LINE).collect();
-                record(&mut out, &ts, stream, 'P', &part);
+                out.extend(format_record(now, stream, true, &part));
             } else {
                 break;
             }
@@ -350,26 +346,16 @@ impl LogWriter {
 
     /// Output that did not end in a newline is still a record when the container ends.
     pub fn flush_partial(&mut self) {
-        let ts = now_rfc3339_nanos();
+        let now = jiff::Timestamp::now();
         let mut out = Vec::new();
-        for (idx, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
-            if !self.pending[idx].is_empty() {
-                let rest = std::mem::take(&mut self.pending[idx]);
-                record(&mut out, &ts, stream, 'F', &rest);
+        for stream in [LogStream::Stdout, LogStream::Stderr] {
+            let rest = std::mem::take(&mut self.pending[stream as usize]);
+            if !rest.is_empty() {
+                out.extend(format_record(now, stream, false, &rest));
             }
         }
         let _ = self.file.write_all(&out);
     }
-}
-
-fn record(out: &mut Vec<u8>, ts: &str, stream: Stream, tag: char, line: &[u8]) {
-    let name = match stream {
-        Stream::Stdout => "stdout",
-        Stream::Stderr => "stderr",
-    };
-    out.extend_from_slice(format!("{ts} {name} {tag} ").as_bytes());
-    out.extend_from_slice(line);
-    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -381,10 +367,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("0.log");
         let mut w = LogWriter::open(&path).expect("open");
-        w.write(Stream::Stdout, b"hello\nwor");
-        w.write(Stream::Stderr, b"oops\n");
-        w.write(Stream::Stdout, b"ld\n");
-        w.write(Stream::Stdout, &vec![b'x'; MAX_LINE + 3]);
+        w.write(LogStream::Stdout, b"hello\nwor");
+        w.write(LogStream::Stderr, b"oops\n");
+        w.write(LogStream::Stdout, b"ld\n");
+        w.write(LogStream::Stdout, &vec![b'x'; MAX_LINE + 3]);
         w.flush_partial();
         let text = fs::read_to_string(&path).expect("read");
         let recs: Vec<(&str, &str, &str)> = text
