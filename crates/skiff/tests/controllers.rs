@@ -444,3 +444,125 @@ fn namespace_deletion_empties_then_finalizes() {
     assert!(out.contains("namespace \"tmp\" deleted"), "{out}");
     assert!(gone(&c, &["get", "namespace", "tmp"]).is_some());
 }
+
+fn deployment_yaml(name: &str, replicas: u32, image: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n{extra_spec}  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: {name}\n        image: {image}\n        command: [sleep, '3600']\n"
+    )
+}
+
+#[test]
+fn bad_input_negative_scale_overlapping_selectors_and_progress_deadline() {
+    let c = Cluster::start();
+    let out = c.apply(&deployment_yaml("web", 2, "nginx:1.16", "  progressDeadlineSeconds: 3\n"));
+    assert!(out.status.success(), "{}", common::text(&out));
+    roll_out(&c, "web", "app=web");
+
+    // A negative scale never reaches the controller.
+    let err = c.fails(&["scale", "deployment", "web", "--replicas=-1"]);
+    assert!(err.contains("must be greater than or equal to 0"), "{err}");
+    let err = c.fails(&["patch", "deployment", "web", "-p", r#"{"spec":{"replicas":-1}}"#]);
+    assert!(err.contains("spec.replicas: Invalid value: -1: must be greater than or equal to 0"), "{err}");
+
+    // A rollout whose pods never become ready: ProgressDeadlineExceeded, the old pods kept.
+    c.ok(&["set", "image", "deployment/web", "web=nginx:broken"]);
+    let out = c.kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: deployment \"web\" exceeded its progress deadline"), "{}", common::text(&out));
+    let v = c.json(&["get", "deployment", "web"]);
+    let cond = v["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing").cloned()).expect("Progressing");
+    assert_eq!((cond["status"].as_str(), cond["reason"].as_str()), (Some("False"), Some("ProgressDeadlineExceeded")));
+    assert!(cond["message"].as_str().is_some_and(|m| m.ends_with("has timed out progressing.")), "{cond}");
+    assert_eq!(v["status"]["availableReplicas"], 2, "the old pods still serve");
+    let described = c.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("ProgressDeadlineExceeded"), "{described}");
+    // Undo recovers.
+    c.ok(&["rollout", "undo", "deployment/web"]);
+    roll_out(&c, "web", "app=web");
+
+    // Two ReplicaSets with the same selector: each keeps its own pods, nobody fights.
+    let rs = |name: &str| format!("apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: same\n  template:\n    metadata:\n      labels:\n        app: same\n    spec:\n      containers:\n      - name: c\n        image: busybox\n");
+    assert!(c.apply(&rs("first")).status.success());
+    assert!(c.apply(&rs("second")).status.success());
+    let (a, b) = (uid(&c, &["get", "rs", "first"]), uid(&c, &["get", "rs", "second"]));
+    let settled = eventually(20, || {
+        let p = count(&c, "app=same", 4)?;
+        let mine = p.iter().filter(|(_, o)| o.as_deref() == Some(a.as_str())).count();
+        let theirs = p.iter().filter(|(_, o)| o.as_deref() == Some(b.as_str())).count();
+        (mine == 2 && theirs == 2).then_some(p)
+    });
+    // Stable: the statuses agree and no pod was replaced meanwhile.
+    eventually(20, || {
+        let ok = ["first", "second"].iter().all(|n| c.json(&["get", "rs", n])["status"]["replicas"] == 2);
+        ok.then_some(())
+    });
+    let mut now: Vec<String> = pods(&c, "app=same").into_iter().map(|p| p.0).collect();
+    let mut before: Vec<String> = settled.into_iter().map(|p| p.0).collect();
+    now.sort();
+    before.sort();
+    assert_eq!(now, before);
+}
+
+#[test]
+fn recreate_and_the_seed_replicaset_then_deployment() {
+    let c = Cluster::start();
+    // Seed 003: a ReplicaSet, deleted (its pods with it), then a Deployment of the same app.
+    assert!(c.apply(SAMPLE_RS).status.success());
+    eventually(20, || count(&c, "app=sample-node-app", 3));
+    c.ok(&["delete", "rs", "sample-node-app"]);
+    eventually(20, || count(&c, "app=sample-node-app", 0));
+    assert!(c.apply(SAMPLE_DEPLOYMENT).status.success());
+    roll_out(&c, "sample-node-app", "app=sample-node-app");
+    let all = c.ok(&["get", "all"]);
+    let rs = &replicasets(&c, "app=sample-node-app")[0].0;
+    assert!(all.contains("deployment.apps/sample-node-app   3/3     3            3"), "{all}");
+    assert!(all.contains(&format!("replicaset.apps/{rs}   3         3         3")), "{all}");
+    assert!(all.contains(&format!("pod/{rs}-")), "{all}");
+
+    // Recreate: every old pod goes before the new ReplicaSet gets any.
+    let out = c.apply(&deployment_yaml("db", 2, "mysql:5.7", "  strategy:\n    type: Recreate\n"));
+    assert!(out.status.success(), "{}", common::text(&out));
+    roll_out(&c, "db", "app=db");
+    c.ok(&["set", "image", "deployment/db", "db=mysql:8.0"]);
+    roll_out(&c, "db", "app=db");
+    let rss = replicasets(&c, "app=db");
+    assert_eq!(rss.iter().map(|r| r.1).collect::<Vec<_>>(), [0, 2], "{rss:?}");
+    let described = c.ok(&["describe", "deployment", "db"]);
+    let down = described.find(&format!("Scaled down replica set {} from 2 to 0", rss[0].0)).expect(&described);
+    let up = described.find(&format!("Scaled up replica set {} from 0 to 2", rss[1].0)).expect(&described);
+    assert!(down < up, "{described}");
+    assert!(described.lines().any(|l| l.starts_with("StrategyType:") && l.ends_with(" Recreate")), "{described}");
+}
+
+#[test]
+fn deployment_with_pods_running_on_the_node_agent() {
+    // Seed 004: web-deploy, scaled to 10 and back, a new image rolled out, then undone;
+    // here the pods really run (the node agent starts their processes).
+    let c = Cluster::start_with_agent();
+    let out = c.apply(&deployment_yaml("web-deploy", 3, "nginx:1.16", ""));
+    assert!(out.status.success(), "{}", common::text(&out));
+    let status = c.ok(&["rollout", "status", "deployment/web-deploy", "--timeout=60s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    c.ok(&["scale", "--replicas=10", "deployment.apps/web-deploy"]);
+    c.ok(&["rollout", "status", "deployment/web-deploy", "--timeout=60s"]);
+    eventually(60, || (c.json(&["get", "deployment", "web-deploy"])["status"]["readyReplicas"] == 10).then_some(()));
+    c.ok(&["scale", "--replicas=3", "deployment.apps/web-deploy"]);
+    eventually(60, || count(&c, "app=web-deploy", 3));
+    let ips = |c: &Cluster| -> Vec<String> {
+        let v = c.json(&["get", "pods", "-l", "app=web-deploy"]);
+        v["items"].as_array().into_iter().flatten().filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string)).collect()
+    };
+    let before = ips(&c);
+    c.ok(&["set", "image", "deployment/web-deploy", "web-deploy=nginx:1.17"]);
+    c.ok(&["rollout", "status", "deployment/web-deploy", "--timeout=60s"]);
+    eventually(60, || count(&c, "app=web-deploy", 3));
+    let rss = replicasets(&c, "app=web-deploy");
+    assert_eq!(rss.iter().map(|r| (r.1, r.2.as_str())).collect::<Vec<_>>(), [(0, "1"), (3, "2")]);
+    // Rolled-out pods are new pods: new addresses.
+    let after = ips(&c);
+    assert!(after.iter().all(|ip| !before.contains(ip)), "{before:?} {after:?}");
+    c.ok(&["rollout", "undo", "deployment/web-deploy"]);
+    c.ok(&["rollout", "status", "deployment/web-deploy", "--timeout=60s"]);
+    assert_eq!(image_of(&c, "web-deploy"), "nginx:1.16");
+    assert_eq!(replicasets(&c, "app=web-deploy").len(), 2, "the old ReplicaSet is reused");
+}
