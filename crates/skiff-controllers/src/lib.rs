@@ -23,6 +23,7 @@ pub mod garbagecollector;
 pub mod informer;
 pub mod namespace;
 pub mod nodeipam;
+pub mod persistentvolume;
 pub mod pods;
 pub mod queue;
 pub mod replicaset;
@@ -152,6 +153,7 @@ pub async fn run(client: kube::Client, config: Config) {
 
     let nodes = Informer::new();
     nodeipam::start(client.clone(), &nodes, shared.recorder("node-ipam-controller"), config.cluster_cidr);
+    persistentvolume::start(client.clone(), shared.recorder("persistentvolume-controller"));
 
     let replicasets: Arc<Informer<ReplicaSet>> = Informer::new();
     let rcs: Arc<Informer<ReplicationController>> = Informer::new();
