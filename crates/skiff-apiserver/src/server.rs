@@ -128,7 +128,7 @@ fn kubeconfig_yaml(server: &str, ca_pem: &str, user: &str, token: &str) -> Strin
     )
 }
 
-/// The namespaces every cluster starts with.
+/// What every cluster starts with: namespaces, the `kubernetes` Service, the default StorageClass.
 async fn bootstrap(storage: &Storage) -> Result<(), ServerError> {
     let nsr = skiff_api::registry::by_plural("", "v1", "namespaces").ok_or_else(|| ServerError::Store("no namespaces".into()))?;
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -145,6 +145,14 @@ async fn bootstrap(storage: &Storage) -> Result<(), ServerError> {
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}});
         storage.create(svc, Some("default"), obj, &WriteOptions::default()).await.map_err(|e| ServerError::Store(e.message))?;
+    }
+    // The default StorageClass: node agents provision its volumes on their own disk.
+    let sc = skiff_api::registry::by_plural("storage.k8s.io", "v1", "storageclasses").ok_or_else(|| ServerError::Store("no storageclasses".into()))?;
+    if storage.store.get(&crate::storage::key(sc, None, "local")).is_none() {
+        let obj = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "local", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "skiff.io/local", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"});
+        storage.create(sc, None, obj, &WriteOptions::default()).await.map_err(|e| ServerError::Store(e.message))?;
     }
     Ok(())
 }

@@ -225,6 +225,9 @@ impl Storage {
             }
         }
         strategy::prepare_for_create(r, &mut obj);
+        if r.group.is_empty() && r.kind == "PersistentVolumeClaim" {
+            self.default_storage_class(&mut obj);
+        }
         defaults::apply_defaults(r.group, r.kind, &mut obj);
         let name = objects::name(&obj).unwrap_or_default().to_string();
         // Held from allocation until the Service is stored, so no two get one IP.
@@ -264,6 +267,22 @@ impl Storage {
             )));
         }
         Ok(())
+    }
+
+    /// Upstream's DefaultStorageClass admission: a claim that names no class (absent, not
+    /// "") gets the class annotated `storageclass.kubernetes.io/is-default-class`.
+    fn default_storage_class(&self, pvc: &mut Value) {
+        if pvc.pointer("/spec/storageClassName").is_some_and(|c| !c.is_null()) {
+            return;
+        }
+        let Some(sc) = skiff_api::registry::by_plural("storage.k8s.io", "v1", "storageclasses") else { return };
+        let classes = self.store.list(&prefix(sc, None), None, None).items;
+        let default = classes.iter().map(|kv| objects::parse_json(&kv.value)).find(|c| {
+            c.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class").and_then(Value::as_str) == Some("true")
+        });
+        if let (Some(name), Some(spec)) = (default.as_ref().and_then(objects::name), pvc.get_mut("spec").and_then(Value::as_object_mut)) {
+            spec.insert("storageClassName".into(), Value::String(name.to_string()));
+        }
     }
 
     /// Read-modify-write with optimistic concurrency, like upstream's GuaranteedUpdate:
