@@ -98,6 +98,8 @@ pub struct Worker<R: Runtime> {
     rx: mpsc::UnboundedReceiver<Msg>,
     last_report: Option<serde_json::Value>,
     start_time: String,
+    /// Why the agent ended the pod itself (activeDeadlineSeconds): reason and message.
+    eviction: Option<(String, String)>,
 }
 
 impl<R: Runtime> Worker<R> {
@@ -128,6 +130,7 @@ impl<R: Runtime> Worker<R> {
             rx,
             last_report: None,
             start_time,
+            eviction: None,
         }
     }
 
@@ -212,6 +215,14 @@ impl<R: Runtime> Worker<R> {
 
     async fn sync(&mut self) {
         if self.terminal {
+            return;
+        }
+        if self.past_deadline() {
+            let message = "Pod was active on the node longer than the specified deadline";
+            self.event(None, false, "DeadlineExceeded", message).await;
+            self.eviction = Some(("DeadlineExceeded".into(), message.into()));
+            self.stop_all(grace(&self.pod, None), Some("Killing")).await;
+            self.finish().await;
             return;
         }
         // The pod's network.
@@ -300,6 +311,19 @@ impl<R: Runtime> Worker<R> {
         if done && policy != "Always" {
             self.finish().await;
         }
+    }
+
+    /// activeDeadlineSeconds, counted from the pod's start on this node; wakes the worker
+    /// when the deadline is still ahead.
+    fn past_deadline(&mut self) -> bool {
+        let Some(secs) = self.pod.spec.as_ref().and_then(|s| s.active_deadline_seconds) else { return false };
+        let Ok(started) = self.start_time.parse::<jiff::Timestamp>() else { return false };
+        let left = started.as_second() + secs - jiff::Timestamp::now().as_second();
+        if left <= 0 {
+            return true;
+        }
+        self.wake(Instant::now() + Duration::from_secs(left as u64));
+        false
     }
 
     /// The pod has run to completion: release its network and processes, keep its logs.
@@ -625,7 +649,18 @@ impl<R: Runtime> Worker<R> {
     async fn report(&mut self) {
         let facts: Vec<ContainerFacts> = self.slots.iter().map(|s| self.facts(s)).collect();
         let (init, app): (Vec<ContainerFacts>, Vec<ContainerFacts>) = facts.into_iter().partition(|f| f.init);
-        let status = status::pod_status(&self.pod, &init, &app, self.pod_ip.as_deref(), &self.ctx.host_ip, &self.start_time);
+        let status = status::build(&status::StatusInput {
+            pod: &self.pod,
+            init: &init,
+            app: &app,
+            pod_ips: self.pod_ip.iter().cloned().collect(),
+            host_ips: vec![self.ctx.host_ip.clone()],
+            sandbox_ready: self.pod_ip.is_some() && !self.terminal,
+            start_time: self.start_time.parse().ok(),
+            pod_is_terminal: self.pod.metadata.deletion_timestamp.is_some(),
+            eviction: self.eviction.clone(),
+            now: jiff::Timestamp::now(),
+        });
         let value = match serde_json::to_value(&status) {
             Ok(v) => v,
             Err(_) => return,

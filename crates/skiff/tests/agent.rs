@@ -324,6 +324,13 @@ kind: Pod
 metadata: {name: crasher}
 spec:
   containers: [{name: app, image: busybox, command: [sh, -c, "echo crash; exit 1"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: deadline}
+spec:
+  activeDeadlineSeconds: 2
+  containers: [{name: app, image: busybox, command: [sleep, "3600"]}]
 "#;
     assert!(c.apply(yaml).status.success());
     let p = wait_phase(&c, "once-fails", "Failed", 30);
@@ -342,6 +349,9 @@ spec:
     assert!(c.ok(&["get", "pod", "crasher"]).contains("CrashLoopBackOff"));
     assert!(events_of(&c, "crasher").contains("BackOff"));
     assert_eq!(phase(&c, "crasher"), "Running");
+    let p = wait_phase(&c, "deadline", "Failed", 30);
+    assert_eq!(p["status"]["reason"], "DeadlineExceeded");
+    assert_eq!(p["status"]["message"], "Pod was active on the node longer than the specified deadline");
 }
 
 #[test]
