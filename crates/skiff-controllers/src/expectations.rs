@@ -46,6 +46,12 @@ impl Expectations {
         m.insert(key.to_string(), Expectation { add: 0, deletes: pods.into_iter().collect(), at: Instant::now() });
     }
 
+    /// Creations and deletions at once (upstream `SetExpectations`, deletions by pod key).
+    pub fn expect(&self, key: &str, creations: usize, deletions: impl IntoIterator<Item = String>) {
+        let mut m = self.map.lock();
+        m.insert(key.to_string(), Expectation { add: creations as i64, deletes: deletions.into_iter().collect(), at: Instant::now() });
+    }
+
     pub fn creation_observed(&self, key: &str) {
         if let Some(e) = self.map.lock().get_mut(key) {
             e.add -= 1;

@@ -13,13 +13,17 @@
 //! | [`deployment`] | each Deployment runs `replicas` pods of its template through ReplicaSets |
 //! | [`garbagecollector`] | nothing outlives all its owners; foreground and orphan deletions complete |
 //! | [`namespace`] | a Terminating namespace is emptied, then finalized |
+//! | [`daemonset`] | each DaemonSet runs one pod of its template on every node it should run on |
+//! | [`statefulset`] | each StatefulSet runs pods `<name>-<ordinal>` with stable identity and claims, in order |
 
 pub mod claims;
 pub mod clock;
+pub mod daemonset;
 pub mod deployment;
 pub mod events;
 pub mod expectations;
 pub mod garbagecollector;
+pub mod history;
 pub mod informer;
 pub mod namespace;
 pub mod nodeipam;
@@ -29,6 +33,7 @@ pub mod queue;
 pub mod replicaset;
 pub mod resources;
 pub mod selector;
+pub mod statefulset;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -176,6 +181,11 @@ pub async fn run(client: kube::Client, config: Config) {
     let namespaces: Arc<Informer<Namespace>> = Informer::new();
     namespace::start(&shared, &namespaces, resources);
 
+    // DaemonSets and StatefulSets share the ControllerRevision watch.
+    let revisions: Arc<Informer<k8s_openapi::api::apps::v1::ControllerRevision>> = Informer::new();
+    daemonset::start(&shared, &revisions);
+    statefulset::start(&shared, &revisions);
+
     // Handlers are all registered: start watching.
     nodes.start(Api::<Node>::all(client.clone()), nodeipam::NodeCidrs::from_node);
     shared.pods.start(Api::<Pod>::all(client.clone()), PodInfo::from_pod);
@@ -183,5 +193,6 @@ pub async fn run(client: kube::Client, config: Config) {
     rcs.start(Api::<ReplicationController>::all(client.clone()), Some);
     deployments.start(Api::<Deployment>::all(client.clone()), Some);
     namespaces.start(Api::<Namespace>::all(client.clone()), Some);
+    revisions.start(Api::<k8s_openapi::api::apps::v1::ControllerRevision>::all(client.clone()), Some);
     std::future::pending::<()>().await;
 }

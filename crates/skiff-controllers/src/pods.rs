@@ -34,6 +34,9 @@ pub struct PodInfo {
     pub deletion_cost: i32,
     /// Highest restart count of the app containers, and of the sidecars.
     pub restarts: (i32, i32),
+    /// The node a required node affinity term names (`matchFields: metadata.name In
+    /// [node]`, as the DaemonSet controller pins its pods), for pods not yet bound.
+    pub affinity_node: Option<String>,
 }
 
 impl Cached for PodInfo {
@@ -56,6 +59,7 @@ impl PodInfo {
         let ready_cond = status.conditions.unwrap_or_default().into_iter().find(|c| c.type_ == "Ready" && c.status == "True");
         let annotations = meta.annotations.unwrap_or_default();
         let regular = status.container_statuses.unwrap_or_default().iter().map(|c| c.restart_count).max().unwrap_or(0);
+        let affinity_node = affinity_node(&spec);
         let sidecar_names: Vec<String> = spec
             .init_containers
             .unwrap_or_default()
@@ -87,6 +91,7 @@ impl PodInfo {
             ready_since: ready_cond.and_then(|c| c.last_transition_time).map(|t| t.0),
             deletion_cost: annotations.get(DELETION_COST_ANNOTATION).and_then(|v| v.parse().ok()).unwrap_or(0),
             restarts: (regular, sidecar),
+            affinity_node,
         })
     }
 
@@ -117,6 +122,16 @@ impl PodInfo {
             None => false,
         }
     }
+}
+
+/// The first `matchFields: metadata.name In [one node]` of the required node affinity
+/// (upstream `GetTargetNodeName` without the nodeName).
+fn affinity_node(spec: &k8s_openapi::api::core::v1::PodSpec) -> Option<String> {
+    let required = spec.affinity.as_ref()?.node_affinity.as_ref()?.required_during_scheduling_ignored_during_execution.as_ref()?;
+    required.node_selector_terms.iter().flat_map(|t| t.match_fields.iter().flatten()).find(|f| f.key == "metadata.name" && f.operator == "In").and_then(|f| match f.values.as_deref() {
+        Some([one]) => Some(one.clone()),
+        _ => None,
+    })
 }
 
 pub fn controller_of(owners: &[OwnerReference]) -> Option<&OwnerReference> {
