@@ -11,6 +11,9 @@
 //! | [`nodeipam`] | each Node has a distinct pod CIDR |
 //! | [`replicaset`] | each ReplicaSet / ReplicationController has `replicas` matching pods |
 //! | [`deployment`] | each Deployment runs `replicas` pods of its template through ReplicaSets |
+//! | [`job`] | each Job runs its pods to `completions` successes, or fails by its limits |
+//! | [`cronjob`] | each CronJob starts a Job at each scheduled time, within its policies |
+//! | [`ttlafterfinished`] | a finished Job with `ttlSecondsAfterFinished` is deleted that long after |
 //! | [`garbagecollector`] | nothing outlives all its owners; foreground and orphan deletions complete |
 //! | [`namespace`] | a Terminating namespace is emptied, then finalized |
 //! | [`daemonset`] | each DaemonSet runs one pod of its template on every node it should run on |
@@ -18,6 +21,7 @@
 
 pub mod claims;
 pub mod clock;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod events;
@@ -25,6 +29,7 @@ pub mod expectations;
 pub mod garbagecollector;
 pub mod history;
 pub mod informer;
+pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod persistentvolume;
@@ -33,6 +38,7 @@ pub mod queue;
 pub mod replicaset;
 pub mod resources;
 pub mod selector;
+pub mod ttlafterfinished;
 pub mod statefulset;
 
 use std::future::Future;
@@ -186,6 +192,12 @@ pub async fn run(client: kube::Client, config: Config) {
     daemonset::start(&shared, &revisions);
     statefulset::start(&shared, &revisions);
 
+    let jobs: Arc<Informer<k8s_openapi::api::batch::v1::Job>> = Informer::new();
+    job::start(&shared, &jobs);
+    let cronjobs: Arc<Informer<k8s_openapi::api::batch::v1::CronJob>> = Informer::new();
+    cronjob::start(&shared, &cronjobs, &jobs);
+    ttlafterfinished::start(&shared, &jobs);
+
     // Handlers are all registered: start watching.
     nodes.start(Api::<Node>::all(client.clone()), nodeipam::NodeCidrs::from_node);
     shared.pods.start(Api::<Pod>::all(client.clone()), PodInfo::from_pod);
@@ -194,5 +206,7 @@ pub async fn run(client: kube::Client, config: Config) {
     deployments.start(Api::<Deployment>::all(client.clone()), Some);
     namespaces.start(Api::<Namespace>::all(client.clone()), Some);
     revisions.start(Api::<k8s_openapi::api::apps::v1::ControllerRevision>::all(client.clone()), Some);
+    jobs.start(Api::<k8s_openapi::api::batch::v1::Job>::all(client.clone()), Some);
+    cronjobs.start(Api::<k8s_openapi::api::batch::v1::CronJob>::all(client.clone()), Some);
     std::future::pending::<()>().await;
 }

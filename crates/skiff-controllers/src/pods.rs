@@ -34,6 +34,8 @@ pub struct PodInfo {
     pub deletion_cost: i32,
     /// Highest restart count of the app containers, and of the sidecars.
     pub restarts: (i32, i32),
+    /// Exit codes, conditions and completion index of a Job's pod (None for other pods).
+    pub job: Option<Box<crate::job::JobPodFacts>>,
     /// The node a required node affinity term names (`matchFields: metadata.name In
     /// [node]`, as the DaemonSet controller pins its pods), for pods not yet bound.
     pub affinity_node: Option<String>,
@@ -56,6 +58,7 @@ impl PodInfo {
         let meta = p.metadata;
         let status = p.status.unwrap_or_default();
         let spec = p.spec.unwrap_or_default();
+        let job = crate::job::pod_facts(&meta, Some(&status));
         let ready_cond = status.conditions.unwrap_or_default().into_iter().find(|c| c.type_ == "Ready" && c.status == "True");
         let annotations = meta.annotations.unwrap_or_default();
         let regular = status.container_statuses.unwrap_or_default().iter().map(|c| c.restart_count).max().unwrap_or(0);
@@ -91,6 +94,7 @@ impl PodInfo {
             ready_since: ready_cond.and_then(|c| c.last_transition_time).map(|t| t.0),
             deletion_cost: annotations.get(DELETION_COST_ANNOTATION).and_then(|v| v.parse().ok()).unwrap_or(0),
             restarts: (regular, sidecar),
+            job,
             affinity_node,
         })
     }
