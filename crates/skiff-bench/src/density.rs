@@ -1,0 +1,308 @@
+//! `skiff-bench density`: N simulated nodes, Deployments totalling M pods. Pod startup
+//! latency p50/p90/p99 from creation to Running as a watch sees them, time until all are
+//! Running, pods/s, then the time to delete them all; resource figures.
+//!
+//! Creation is when the pod's ADDED event reaches the watch (millisecond precision). The
+//! Kubernetes SLI counts from metadata.creationTimestamp, which has 1 s resolution (so it
+//! reads up to 1 s long); both are reported.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use crate::common::{self, cleanup, deployment, epoch_secs, quantiles, reflect, run_namespace, wall_now, Api, Common, PodLite, Progress, Quantiles, Report, Seen, Target, WatchStats, PAUSE};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// Simulated nodes to start (ignored with --kubeconfig).
+    #[arg(long, default_value_t = 1_000)]
+    pub nodes: usize,
+    /// Pods in total.
+    #[arg(long, default_value_t = 30_000)]
+    pub pods: usize,
+    /// Deployments the pods are spread over.
+    #[arg(long, default_value_t = 30)]
+    pub deployments: usize,
+}
+
+/// What the watch saw of one pod.
+#[derive(Debug, Clone, Copy)]
+pub struct PodTimes {
+    pub added: Instant,
+    /// metadata.creationTimestamp, seconds since the epoch.
+    pub created_epoch: Option<f64>,
+    pub bound: Option<Instant>,
+    pub running: Option<Instant>,
+    /// Wall clock when Running was seen, seconds since the epoch.
+    pub running_wall: f64,
+}
+
+/// Pods of a namespace as one watch follows them.
+#[derive(Default)]
+pub struct Tracker {
+    pub pods: HashMap<String, PodTimes>,
+    pub running: usize,
+    pub bound: usize,
+    pub deleted: usize,
+    /// Stop once this many are Running / deleted.
+    pub want_running: usize,
+    pub want_deleted: Option<usize>,
+}
+
+impl Tracker {
+    pub fn on(&mut self, kind: Seen, p: PodLite, seen: Instant) -> ControlFlow<()> {
+        if kind == Seen::Deleted {
+            if self.pods.remove(&p.metadata.name).is_some() {
+                self.deleted += 1;
+            }
+        } else {
+            let t = self.pods.entry(p.metadata.name.clone()).or_insert_with(|| PodTimes {
+                added: seen,
+                created_epoch: p.metadata.creation_timestamp.as_deref().and_then(epoch_secs),
+                bound: None,
+                running: None,
+                running_wall: 0.0,
+            });
+            if t.bound.is_none() && p.bound() {
+                t.bound = Some(seen);
+                self.bound += 1;
+            }
+            if t.running.is_none() && p.is_running() {
+                t.running = Some(seen);
+                t.running_wall = wall_now();
+                self.running += 1;
+            }
+        }
+        match self.want_deleted {
+            Some(n) if self.deleted >= n => ControlFlow::Break(()),
+            None if self.running >= self.want_running => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// Startup figures of the pods a tracker saw.
+pub struct Startup {
+    /// ADDED seen → Running seen.
+    pub latency: Quantiles,
+    /// creationTimestamp → Running seen (the upstream SLI; 1 s resolution).
+    pub sli: Quantiles,
+    pub scheduling: Quantiles,
+    pub kubelet: Quantiles,
+    /// From `t0` to the last Running.
+    pub all_running: Duration,
+}
+
+pub fn startup(times: &HashMap<String, PodTimes>, t0: Instant) -> Startup {
+    let mut lat = Vec::new();
+    let mut sli = Vec::new();
+    let mut sched = Vec::new();
+    let mut kubelet = Vec::new();
+    let mut last = t0;
+    for t in times.values() {
+        let Some(r) = t.running else { continue };
+        last = last.max(r);
+        lat.push(r.saturating_duration_since(t.added).as_secs_f64());
+        if let Some(c) = t.created_epoch {
+            sli.push((t.running_wall - c).max(0.0));
+        }
+        if let Some(b) = t.bound {
+            sched.push(b.saturating_duration_since(t.added).as_secs_f64());
+            kubelet.push(r.saturating_duration_since(b).as_secs_f64());
+        }
+    }
+    Startup {
+        latency: quantiles(&mut lat),
+        sli: quantiles(&mut sli),
+        scheduling: quantiles(&mut sched),
+        kubelet: quantiles(&mut kubelet),
+        all_running: last.saturating_duration_since(t0),
+    }
+}
+
+/// A watch on a namespace's pods, feeding a shared tracker.
+pub struct PodWatch {
+    pub tracker: Arc<Mutex<Tracker>>,
+    task: tokio::task::JoinHandle<Result<WatchStats>>,
+}
+
+impl PodWatch {
+    /// Starts watching `ns` (from its current state: pods already there are listed). It
+    /// stops once `want_running` pods are Running or, with `until_deleted`, once every
+    /// pod listed at the start is deleted.
+    pub async fn start(api: &Api, ns: &str, want_running: usize, until_deleted: bool) -> Result<PodWatch> {
+        let path = format!("/api/v1/namespaces/{ns}/pods");
+        let (existing, rv) = api.list_all::<PodLite>(&path).await?;
+        let tracker = Arc::new(Mutex::new(Tracker { want_running, ..Default::default() }));
+        {
+            let mut t = tracker.lock().expect("tracker");
+            let now = Instant::now();
+            for p in existing {
+                let _ = t.on(Seen::Listed, p, now);
+            }
+            if until_deleted {
+                t.want_deleted = Some(t.pods.len());
+            }
+        }
+        let (api, tr) = (api.fresh()?, tracker.clone());
+        let task = tokio::spawn(async move { reflect::<PodLite, _>(&api, &path, rv, move |kind, p, seen| tr.lock().expect("tracker").on(kind, p, seen)).await });
+        Ok(PodWatch { tracker, task })
+    }
+
+    pub fn finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits until the tracker says stop, showing `line` as progress; fails after `limit`.
+    pub async fn wait(self, limit: Duration, mut line: impl FnMut(&Tracker) -> String) -> Result<(Arc<Mutex<Tracker>>, WatchStats)> {
+        let t0 = Instant::now();
+        let mut progress = Progress::new();
+        while !self.task.is_finished() {
+            progress.show(|| line(&self.tracker.lock().expect("tracker")));
+            if t0.elapsed() > limit {
+                self.task.abort();
+                let msg = line(&self.tracker.lock().expect("tracker"));
+                progress.done(&msg);
+                bail!("not done after {} s: {msg}", limit.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let msg = line(&self.tracker.lock().expect("tracker"));
+        progress.done(&msg);
+        let stats = self.task.await??;
+        Ok((self.tracker, stats))
+    }
+}
+
+/// The result of [`fill`].
+pub struct Fill {
+    pub startup: Startup,
+    pub watch: WatchStats,
+}
+
+/// Creates `deployments` Deployments totalling `total` pause pods in `ns` and waits
+/// until all are Running, as a watch sees them.
+pub async fn fill(api: &Api, ns: &str, total: usize, deployments: usize) -> Result<Fill> {
+    api.ensure_namespace(ns).await?;
+    let watch = PodWatch::start(api, ns, total, false).await?;
+    let deployments = deployments.clamp(1, total.max(1));
+    eprintln!("  creating {deployments} Deployments, {total} pods in all");
+    let t0 = Instant::now();
+    for d in 0..deployments {
+        let replicas = total / deployments + usize::from(d < total % deployments);
+        api.post(&format!("/apis/apps/v1/namespaces/{ns}/deployments"), &deployment(ns, &format!("d{d}"), replicas, PAUSE)).await?;
+    }
+    let limit = Duration::from_secs(120 + total as u64 / 50);
+    let (tracker, stats) = watch
+        .wait(limit, |t| format!("{:>6} created  {:>6} bound  {:>6} Running  of {total}  ({:.0} s)", t.pods.len(), t.bound, t.running, t0.elapsed().as_secs_f64()))
+        .await?;
+    let t = tracker.lock().expect("tracker");
+    Ok(Fill { startup: startup(&t.pods, t0), watch: stats })
+}
+
+/// Deletes the bench's Deployments, ReplicaSets and pods in `ns` (which works whether or
+/// not a garbage collector runs) and waits until the pods are gone.
+pub async fn delete_all(api: &Api, ns: &str) -> Result<Duration> {
+    let watch = PodWatch::start(api, ns, 0, true).await?;
+    let total = watch.tracker.lock().expect("tracker").pods.len();
+    let t0 = Instant::now();
+    let bg = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
+    api.delete(&format!("/apis/apps/v1/namespaces/{ns}/deployments?labelSelector=skiff-bench%3Dtrue"), Some(&bg)).await?;
+    api.delete(&format!("/apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=skiff-bench%3Dtrue"), Some(&bg)).await?;
+    api.delete(&format!("/api/v1/namespaces/{ns}/pods?labelSelector=skiff-bench%3Dtrue"), Some(&bg)).await?;
+    watch.wait(Duration::from_secs(120 + total as u64 / 50), |t| format!("{:>6} of {total} pods deleted ({:.0} s)", t.deleted, t0.elapsed().as_secs_f64())).await?;
+    Ok(t0.elapsed())
+}
+
+/// The startup rows every pod-creating scenario reports.
+pub fn startup_rows(report: &mut Report, s: &Startup, target: &str) {
+    report.row("pod startup latency (created → Running, both seen by the watch)", s.latency.secs(), target);
+    report.value("startup", s.latency.json());
+    report.row("pod startup SLI (creationTimestamp → Running seen; 1 s resolution)", s.sli.secs(), "Kubernetes SLO: p99 < 5 s");
+    report.value("startup_sli", s.sli.json());
+    report.row("  of which created → bound (scheduler)", s.scheduling.secs(), "");
+    report.value("created_to_bound", s.scheduling.json());
+    report.row("  of which bound → Running (node agent)", s.kubelet.secs(), "");
+    report.value("bound_to_running", s.kubelet.json());
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let target = Target::new(&args.common, "density", args.nodes).await?;
+    let nodes = common::ready_nodes(&target.api).await?;
+    let ns = run_namespace("density");
+    let cpu0 = target.baseline();
+    eprintln!("density: {} pods on {nodes} nodes", args.pods);
+    let fill = fill(&target.api, &ns, args.pods, args.deployments).await?;
+    let s = &fill.startup;
+    let mut report = Report::new(&format!("density: {} pods in {} Deployments on {nodes} nodes", args.pods, args.deployments));
+    report.value("nodes", nodes);
+    report.value("pods", args.pods);
+    report.value("deployments", args.deployments);
+    let secs = s.all_running.as_secs_f64();
+    report.row("all pods Running, from the first Deployment created", format!("{secs:.1} s"), "< 30 s (1,000 nodes, 30,000 pods)");
+    report.value("all_running_s", secs);
+    report.row("throughput", format!("{:.0} pods/s", args.pods as f64 / secs), "");
+    report.value("pods_per_s", args.pods as f64 / secs);
+    startup_rows(&mut report, s, "p99 < 2 s");
+    report.row("the watch", format!("{} events, {} re-watches, {} relists", fill.watch.events, fill.watch.rewatches, fill.watch.relists), "");
+    // Resource figures at full size, before the deletion.
+    target.resources(&mut report, &cpu0);
+    eprintln!("  deleting the Deployments, their ReplicaSets and pods");
+    match delete_all(&target.api, &ns).await {
+        Ok(d) => {
+            report.row(&format!("delete all {} pods (graceful, completed by the nodes)", args.pods), format!("{:.1} s", d.as_secs_f64()), "");
+            report.value("delete_all_s", d.as_secs_f64());
+        }
+        Err(e) => report.row("delete all pods", format!("failed: {e}"), ""),
+    }
+    cleanup(&target, &ns).await;
+    report.finish(args.common.json.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, node: Option<&str>, running: bool) -> PodLite {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"nodeName": node},
+            "status": if running { json!({"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}) } else { json!({"phase": "Pending"}) }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn tracker_times_each_pod_once_and_stops_when_all_run() {
+        let mut t = Tracker { want_running: 2, ..Default::default() };
+        let t0 = Instant::now();
+        assert!(t.on(Seen::Added, pod("a", None, false), t0).is_continue());
+        assert!(t.on(Seen::Modified, pod("a", Some("n"), false), t0 + Duration::from_millis(10)).is_continue());
+        assert!(t.on(Seen::Modified, pod("a", Some("n"), true), t0 + Duration::from_millis(30)).is_continue());
+        // A later event does not move the times.
+        assert!(t.on(Seen::Modified, pod("a", Some("n"), true), t0 + Duration::from_millis(90)).is_continue());
+        assert_eq!((t.bound, t.running), (1, 1));
+        assert!(t.on(Seen::Added, pod("b", Some("n"), true), t0 + Duration::from_millis(40)).is_break());
+        let s = startup(&t.pods, t0);
+        assert_eq!(s.latency.count, 2);
+        assert!((s.latency.max - 0.030).abs() < 1e-9);
+        assert!((s.scheduling.max - 0.010).abs() < 1e-9);
+        assert!((s.kubelet.p50 - 0.0).abs() < 1e-9, "{:?}", s.kubelet);
+        assert_eq!(s.all_running, Duration::from_millis(40));
+    }
+
+    #[test]
+    fn tracker_counts_deletions() {
+        let mut t = Tracker { want_deleted: Some(1), ..Default::default() };
+        let now = Instant::now();
+        assert!(t.on(Seen::Listed, pod("a", Some("n"), true), now).is_continue());
+        assert!(t.on(Seen::Deleted, pod("x", Some("n"), true), now).is_continue(), "not one it knew");
+        assert!(t.on(Seen::Deleted, pod("a", Some("n"), true), now).is_break());
+    }
+}
