@@ -544,3 +544,80 @@ spec:
     });
     assert!(left.contains_key("www-sample-ss-0"), "{left:?}");
 }
+
+/// The seed's StatefulSet (a database-like set with a claim per pod), with real volumes.
+const SEED_STS: &str = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: sample-ss
+spec:
+  selector:
+    matchLabels:
+      app: sample-app
+  serviceName: sample-ss
+  replicas: 3
+  template:
+    metadata:
+      labels:
+        app: sample-app
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: nginx-container
+          image: nginx:1.16
+          command: [sleep, "3600"]
+          volumeMounts:
+            - name: www
+              mountPath: /usr/share/nginx/html
+  volumeClaimTemplates:
+    - metadata:
+        name: www
+      spec:
+        accessModes: ["ReadWriteOnce"]
+        resources:
+          requests:
+            storage: 1G
+"#;
+
+fn read_back(c: &Cluster, pod_name: &str) -> Option<String> {
+    let out = c.kubectl(&["exec", pod_name, "--", "cat", "/usr/share/nginx/html/index.html"]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn node_of(c: &Cluster, pod_name: &str) -> String {
+    s(&c.json(&["get", "pod", pod_name])["spec"]["nodeName"]).to_string()
+}
+
+#[test]
+fn statefulset_pods_keep_their_data_across_deletion_scaling_and_recreation() {
+    let c = cluster(&[("node-a", ""), ("node-b", ""), ("node-c", "")]);
+    apply(&c, SEED_STS);
+    eventually(90, || (row(&c, "sts", "sample-ss")[1] == "3/3").then_some(()));
+    let pvcs = c.ok(&["get", "pvc"]);
+    for i in 0..3 {
+        assert!(pvcs.lines().any(|l| l.starts_with(&format!("www-sample-ss-{i} ")) && l.contains("Bound")), "{pvcs}");
+    }
+    c.ok(&["exec", "sample-ss-1", "--", "sh", "-c", "echo written-by-sample-ss-1 > /usr/share/nginx/html/index.html"]);
+    let home = node_of(&c, "sample-ss-1");
+
+    // The pod is deleted: it comes back on the node holding its data, with the data.
+    c.ok(&["delete", "pod", "sample-ss-1"]);
+    eventually(60, || (read_back(&c, "sample-ss-1")? == "written-by-sample-ss-1").then_some(()));
+    assert_eq!(node_of(&c, "sample-ss-1"), home);
+
+    // Scale 3 → 1 → 3: the claims stay (whenScaled: Retain) and sample-ss-1 finds its data.
+    c.ok(&["scale", "sts", "sample-ss", "--replicas=1"]);
+    eventually(60, || (live_pods(&c, "app=sample-app").len() == 1).then_some(()));
+    assert_eq!(c.ok(&["get", "pvc", "-o", "name"]).lines().count(), 3);
+    c.ok(&["scale", "sts", "sample-ss", "--replicas=3"]);
+    eventually(90, || (row(&c, "sts", "sample-ss")[1] == "3/3").then_some(()));
+    assert_eq!(read_back(&c, "sample-ss-1").as_deref(), Some("written-by-sample-ss-1"));
+
+    // Deleted and created again (whenDeleted: Retain): the same claims, the same data.
+    c.ok(&["delete", "sts", "sample-ss"]);
+    eventually(60, || live_pods(&c, "app=sample-app").is_empty().then_some(()));
+    apply(&c, SEED_STS);
+    eventually(90, || (row(&c, "sts", "sample-ss")[1] == "3/3").then_some(()));
+    assert_eq!(read_back(&c, "sample-ss-1").as_deref(), Some("written-by-sample-ss-1"));
+    assert_eq!(node_of(&c, "sample-ss-1"), home);
+}
