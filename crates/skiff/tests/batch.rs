@@ -288,3 +288,20 @@ fn cronjob_every_minute_manual_runs_and_history() {
     let events = c.ok(&["get", "events", "--field-selector", "involvedObject.name=hello", "-o", "custom-columns=R:.reason,M:.message", "--no-headers"]);
     assert!(events.contains(&format!("Created job {name}")) && events.contains("SawCompletedJob") && events.contains("UnexpectedJob"), "{events}");
 }
+
+#[test]
+fn results_are_counted_once_across_a_restart() {
+    let mut c = Cluster::start_with_agent();
+    apply(&c, &job_yaml("steady", "  completions: 12\n  parallelism: 4\n", "Never", "sleep 1"));
+    eventually(60, || (n(&job(&c, "steady")["status"]["succeeded"]) >= 3).then_some(()));
+    // kill -9 of the whole process (controllers, API server, agent) in mid-run.
+    c.crash_and_restart();
+    let (j, cond) = finished(&c, "steady", 120);
+    assert_eq!(cond["type"], "Complete", "{j}");
+    assert_eq!((n(&j["status"]["succeeded"]), n(&j["status"]["failed"])), (12, 0));
+    let pods = job_pods(&c, "steady");
+    assert_eq!(pods.iter().filter(|(_, p)| p == "Succeeded").count(), 12, "{pods:?}");
+    assert_eq!(pods.len(), 12, "no pod too many: {pods:?}");
+    let events = c.ok(&["get", "events", "--field-selector", "involvedObject.name=steady", "-o", "custom-columns=R:.reason", "--no-headers"]);
+    assert!(!events.contains("TooManySucceededPods"), "{events}");
+}
