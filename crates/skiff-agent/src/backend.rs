@@ -63,7 +63,12 @@ impl<R: Runtime> Backend for NodeBackend<R> {
     fn exec_command(&self, namespace: &str, pod: &str, container: &str, argv: &[String]) -> Result<Command, String> {
         let p = self.pod(namespace, pod)?;
         let runs = self.runs(&p, container)?;
-        let id = runs.last().ok_or_else(|| format!("container {container} is not running"))?;
+        // kubelet's words when the container has no running process to enter.
+        let not_found = || format!("container not found (\"{container}\")");
+        let id = runs.last().ok_or_else(not_found)?;
+        if !matches!(self.runtime.state(id), ContainerState::Running { .. }) {
+            return Err(not_found());
+        }
         self.runtime.exec_command(id, argv)
     }
 
