@@ -31,7 +31,9 @@ use crate::{is_namespace_terminating, spawn_workers, Shared, SyncError};
 pub const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 /// A little after the scheduled time, for clock skew (upstream `nextScheduleDelta`).
 const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
-const WORKERS: usize = 5;
+/// Many CronJobs come due at the same second: enough workers to start them together (the
+/// writes are bounded by the shared write slots).
+const WORKERS: usize = 32;
 
 impl Cached for CronJob {
     fn namespace(&self) -> &str {
