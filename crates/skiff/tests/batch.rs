@@ -70,7 +70,7 @@ fn the_seeds_job_patterns() {
     let c = Cluster::start_with_agent();
     // One-shot, N of M in parallel, a single and a parallel work queue.
     apply(&c, &job_yaml("one-shot", "  completions: 1\n  parallelism: 1\n  backoffLimit: 0\n", "Never", "echo done"));
-    apply(&c, &job_yaml("multi", "  completions: 5\n  parallelism: 3\n", "Never", "sleep 3"));
+    apply(&c, &job_yaml("multi", "  completions: 5\n  parallelism: 3\n", "Never", "sleep 5"));
     apply(&c, &job_yaml("single-queue", "  parallelism: 1\n  backoffLimit: 1\n", "Never", "sleep 1"));
     apply(&c, &job_yaml("multi-queue", "  parallelism: 3\n  backoffLimit: 1\n", "Never", "sleep 1"));
     c.ok(&["create", "job", "by-cli", "--image=busybox", "--", "sh", "-c", "echo from the cli"]);
