@@ -469,7 +469,7 @@ impl Controller {
         let current = match plan.current {
             Current::Keep(c) => c,
             Current::Renumber(c, n) => Arc::new(history::set_number(client, &c, n).await?),
-            Current::Create(cr) => Arc::new(self.snapshot(ds, &api, cr).await?),
+            Current::Create(cr) => Arc::new(self.snapshot(ds, &api, *cr).await?),
         };
         let hash = sync::hash_of(&current);
         for dup in &plan.duplicates {

@@ -287,7 +287,10 @@ pub fn manage(d: &Daemon, nodes: &[Arc<DaemonNode>], by_node: &NodePods, hash: &
 
 /// The new and the old pod on a node, or None if it has more than one of either
 /// (upstream `findUpdatedPodsOnNode`; pods being deleted do not count).
-fn new_and_old<'a>(d: &Daemon, pods: &'a [Arc<PodInfo>], hash: &str) -> Option<(Option<&'a Arc<PodInfo>>, Option<&'a Arc<PodInfo>>)> {
+/// The new and the old pod of a node, either possibly missing.
+type NewAndOld<'a> = (Option<&'a Arc<PodInfo>>, Option<&'a Arc<PodInfo>>);
+
+fn new_and_old<'a>(d: &Daemon, pods: &'a [Arc<PodInfo>], hash: &str) -> Option<NewAndOld<'a>> {
     let (mut new, mut old) = (None, None);
     for p in pods.iter().filter(|p| !p.deleting) {
         let slot = if is_updated(p, hash, d.template_generation) { &mut new } else { &mut old };
@@ -514,7 +517,7 @@ pub enum Current {
     /// A revision matches but must be renumbered (a rollback to it).
     Renumber(Arc<ControllerRevision>, i64),
     /// No revision matches: create this one.
-    Create(ControllerRevision),
+    Create(Box<ControllerRevision>),
 }
 
 #[derive(Debug)]
@@ -530,7 +533,7 @@ pub fn construct_history(d: &Daemon, owned: &[Arc<ControllerRevision>]) -> Histo
     let (mut current, old): (Vec<Arc<ControllerRevision>>, Vec<Arc<ControllerRevision>>) = owned.iter().cloned().partition(|r| matches(d, r));
     let next = old.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
     if current.is_empty() {
-        return HistoryPlan { current: Current::Create(snapshot(d, next)), old, duplicates: Vec::new() };
+        return HistoryPlan { current: Current::Create(Box::new(snapshot(d, next))), old, duplicates: Vec::new() };
     }
     // Keep the one with the highest revision (the last of equals).
     current.sort_by_key(|r| r.revision);
@@ -754,16 +757,16 @@ mod tests {
         assert_eq!(first.metadata.name.as_deref(), Some(format!("agent-{hash}").as_str()));
         assert_eq!(first.metadata.labels.as_ref().unwrap()["app"], "agent");
         assert!(matches(&d, &first));
-        let first = Arc::new(first);
-        assert!(matches!(construct_history(&d, &[first.clone()]).current, Current::Keep(_)));
+        let first = Arc::new(*first);
+        assert!(matches!(construct_history(&d, std::slice::from_ref(&first)).current, Current::Keep(_)));
 
         // A new template: revision 2; rolling back to the first: it becomes 3.
         let v1 = d.template.clone();
         d.template.spec.as_mut().unwrap().containers[0].image = Some("agent:2".into());
-        let Current::Create(second) = construct_history(&d, &[first.clone()]).current else { panic!() };
+        let Current::Create(second) = construct_history(&d, std::slice::from_ref(&first)).current else { panic!() };
         assert_eq!(second.revision, 2);
         assert_ne!(hash_of(&second), hash);
-        let second = Arc::new(second);
+        let second = Arc::new(*second);
         d.template = v1;
         let plan = construct_history(&d, &[first.clone(), second.clone()]);
         assert_eq!(plan.current, Current::Renumber(first.clone(), 3));
@@ -771,9 +774,9 @@ mod tests {
 
         // Cleanup: limit 0 deletes old revisions no pod runs.
         d.revision_history_limit = 0;
-        assert_eq!(cleanup_history(&d, &[second.clone()], &[]), vec![second.metadata.name.clone().unwrap()]);
+        assert_eq!(cleanup_history(&d, std::slice::from_ref(&second), &[]), vec![second.metadata.name.clone().unwrap()]);
         let live = arcs(vec![dpod("a", "n1", &hash_of(&second), 0)]);
-        assert!(cleanup_history(&d, &[second.clone()], &live).is_empty());
+        assert!(cleanup_history(&d, std::slice::from_ref(&second), &live).is_empty());
         d.revision_history_limit = 10;
         assert!(cleanup_history(&d, &[second], &[]).is_empty());
     }

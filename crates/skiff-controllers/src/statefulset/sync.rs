@@ -158,7 +158,7 @@ pub fn running_and_available(p: &PodInfo, min_ready_seconds: i32, now: Timestamp
 }
 
 pub fn unavailable(p: &PodInfo, min_ready_seconds: i32, now: Timestamp) -> bool {
-    !(running_and_ready(p) && !p.deleting) || !running_and_available(p, min_ready_seconds, now)
+    p.deleting || !running_and_available(p, min_ready_seconds, now)
 }
 
 /// What this controller keeps of a PersistentVolumeClaim.
@@ -675,7 +675,7 @@ pub enum UpdateRevision {
     /// An older revision holds it (a rollback): it gets the next number.
     Renumber(Arc<ControllerRevision>, i64),
     /// No revision holds it: create this one.
-    Create(ControllerRevision),
+    Create(Box<ControllerRevision>),
 }
 
 /// `sorted`: the set's revisions in [`history::sort`] order.
@@ -685,7 +685,7 @@ pub fn update_revision(set: &Set, sorted: &[Arc<ControllerRevision>], collision_
     match (equal.last(), sorted.last()) {
         (Some(e), Some(last)) if history::equal(last, e) => UpdateRevision::Latest(last.clone()),
         (Some(e), _) => UpdateRevision::Renumber((*e).clone(), candidate.revision),
-        (None, _) => UpdateRevision::Create(candidate),
+        (None, _) => UpdateRevision::Create(Box::new(candidate)),
     }
 }
 
@@ -934,18 +934,18 @@ mod tests {
         let retain = policy("Retain", "Retain");
         assert!(claim_owners_up_to_date(&claim(vec![]), &retain, "web-1", "pod-uid"));
         assert!(!claim_owners_up_to_date(&claim(vec![set_ref.clone()]), &retain, "web-1", "pod-uid"));
-        assert_eq!(claim_owners(&[set_ref.clone()], &retain, "web-1", "pod-uid"), vec![]);
+        assert_eq!(claim_owners(std::slice::from_ref(&set_ref), &retain, "web-1", "pod-uid"), vec![]);
 
         let with_set = policy("Delete", "Retain");
         assert_eq!(claim_owners(&[], &with_set, "web-1", "pod-uid"), vec![set_ref.clone()]);
         assert!(claim_owners_up_to_date(&claim(vec![set_ref.clone()]), &with_set, "web-1", "pod-uid"));
 
         let with_pod = policy("Retain", "Delete");
-        assert_eq!(claim_owners(&[set_ref.clone()], &with_pod, "web-1", "pod-uid"), vec![pod_ref.clone()]);
+        assert_eq!(claim_owners(std::slice::from_ref(&set_ref), &with_pod, "web-1", "pod-uid"), vec![pod_ref.clone()]);
         assert_eq!(claim_owners(&[], &with_pod, "web-0", "pod0"), vec![], "in range: no pod owner");
 
         let both = policy("Delete", "Delete");
-        assert_eq!(claim_owners(&[set_ref.clone()], &both, "web-1", "pod-uid"), vec![pod_ref.clone()]);
+        assert_eq!(claim_owners(std::slice::from_ref(&set_ref), &both, "web-1", "pod-uid"), vec![pod_ref.clone()]);
         assert_eq!(claim_owners(&[], &both, "web-0", "pod0"), vec![set_ref.clone()]);
         assert!(!claim_owners_up_to_date(&claim(vec![set_ref.clone()]), &both, "web-1", "pod-uid"));
         // A reference to an older pod of the same name: left alone.
@@ -987,13 +987,13 @@ mod tests {
         let UpdateRevision::Create(r1) = update_revision(&s, &[], 0) else { panic!() };
         assert_eq!(r1.revision, 1);
         assert!(r1.metadata.name.as_deref().unwrap().starts_with("web-"));
-        let r1 = Arc::new(r1);
-        assert_eq!(update_revision(&s, &[r1.clone()], 0), UpdateRevision::Latest(r1.clone()));
+        let r1 = Arc::new(*r1);
+        assert_eq!(update_revision(&s, std::slice::from_ref(&r1), 0), UpdateRevision::Latest(r1.clone()));
         let v1 = s.template.clone();
         s.template.spec.as_mut().unwrap().containers[0].image = Some("nginx:1.17".into());
-        let UpdateRevision::Create(r2) = update_revision(&s, &[r1.clone()], 0) else { panic!() };
+        let UpdateRevision::Create(r2) = update_revision(&s, std::slice::from_ref(&r1), 0) else { panic!() };
         assert_eq!(r2.revision, 2);
-        let r2 = Arc::new(r2);
+        let r2 = Arc::new(*r2);
         // Undo: back to v1, which becomes revision 3.
         s.template = v1;
         assert_eq!(update_revision(&s, &[r1.clone(), r2.clone()], 0), UpdateRevision::Renumber(r1.clone(), 3));
