@@ -421,6 +421,11 @@ fn statefulset_parallel_partitioned_rolling_update_on_delete_and_undo() {
     assert_eq!(pod_images(&c, "app=od"), map(&[("od-0", "busybox:1"), ("od-1", "busybox:1")]));
     c.ok(&["delete", "pod", "od-1"]);
     eventually(60, || (pod_images(&c, "app=od") == map(&[("od-0", "busybox:1"), ("od-1", "busybox:2")])).then_some(()));
+
+    // The seeds scale with `kubectl edit`: replicas 2 → 1 removes od-1.
+    let out = c.kubectl_with(&["edit", "statefulset", "od"], None, &[("KUBE_EDITOR", "sed -i s/replicas:\\ 2/replicas:\\ 1/")]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    eventually(30, || (pod_images(&c, "app=od") == map(&[("od-0", "busybox:1")])).then_some(()));
 }
 
 #[test]
