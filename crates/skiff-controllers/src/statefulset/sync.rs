@@ -787,6 +787,17 @@ mod tests {
     }
 
     #[test]
+    fn ordinals_start_moves_the_range() {
+        let s = sts(2, json!({"ordinals": {"start": 5}}));
+        assert_eq!((s.start, s.end(), s.in_range(4), s.in_range(6), s.in_range(7)), (5, 6, false, true, false));
+        assert_eq!(flat(&run(&s, &[])), [create(5)]);
+        // Pods outside the new range are scaled away once the range is healthy.
+        let p = run(&s, &arcs(vec![spod(0, "web-r1"), spod(5, "web-r1"), spod(6, "web-r1")]));
+        assert_eq!(flat(&p), [delete(0, Why::ScaleDown)]);
+        assert_eq!(p.status.replicas, 3);
+    }
+
+    #[test]
     fn parallel_creates_and_deletes_together() {
         let s = sts(3, json!({"podManagementPolicy": "Parallel"}));
         let p = run(&s, &[]);
