@@ -129,7 +129,8 @@ pub async fn run(kube_config: kube::Config, config: Config) -> Result<(), AgentE
         may_mount: isolation.namespaces.is_ok(),
     });
     tokio::spawn(node::heartbeat(client.clone(), spec));
-    tokio::spawn(provisioner::run(client.clone(), config.node_name.clone(), config.data_dir.clone()));
+    let served = provisioner::Nodes { names: Arc::new([config.node_name.clone()].into()), volumes_dir: Some(config.data_dir.join("volumes")) };
+    tokio::spawn(provisioner::run(client.clone(), served));
     pods::manage(ctx, index).await;
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! The `skiff.io/local` provisioner (the default StorageClass `local`), which every agent
-//! runs for its own node: a claim the scheduler placed on this node (annotation
+//! runs for its own node (and `skiff agent --simulate` for its simulated ones): a claim the scheduler placed on this node (annotation
 //! `volume.kubernetes.io/selected-node`) and the binder handed to this provisioner gets a
 //! directory under the agent's data dir and a PersistentVolume for it with node affinity to
 //! this node, pre-bound to the claim. A Released volume of ours with reclaim policy Delete
 //! is removed with its data.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
@@ -20,18 +22,27 @@ const NODE_ANNOTATION: &str = "skiff.io/node";
 const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 const STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
 
-pub async fn run(client: kube::Client, node: String, data_dir: PathBuf) {
-    let volumes_dir = data_dir.join("volumes");
-    let claims = tokio::spawn(watch_claims(client.clone(), node.clone(), volumes_dir.clone()));
-    let released = tokio::spawn(watch_volumes(client, node, volumes_dir));
+/// Which nodes this provisioner serves, and where their volumes live.
+#[derive(Clone)]
+pub struct Nodes {
+    /// The node names served (one for an agent; all of them for simulated nodes).
+    pub names: Arc<HashSet<String>>,
+    /// Where volume directories are made; None for simulated nodes (nothing on disk).
+    pub volumes_dir: Option<PathBuf>,
+}
+
+pub async fn run(client: kube::Client, nodes: Nodes) {
+    let claims = tokio::spawn(watch_claims(client.clone(), nodes.clone()));
+    let released = tokio::spawn(watch_volumes(client, nodes));
     let _ = tokio::join!(claims, released);
 }
 
-/// Whether this node should provision a volume for the claim.
-pub fn wants_volume(pvc: &PersistentVolumeClaim, node: &str) -> bool {
-    let a = pvc.metadata.annotations.clone().unwrap_or_default();
+/// The served node the claim was placed on, when this provisioner should make its volume.
+pub fn wants_volume<'a>(pvc: &'a PersistentVolumeClaim, nodes: &HashSet<String>) -> Option<&'a str> {
+    let a = pvc.metadata.annotations.as_ref()?;
     let unbound = pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()).is_none_or(str::is_empty);
-    unbound && pvc.metadata.deletion_timestamp.is_none() && a.get(STORAGE_PROVISIONER).map(String::as_str) == Some(PROVISIONER) && a.get(SELECTED_NODE).map(String::as_str) == Some(node)
+    let node = a.get(SELECTED_NODE).filter(|n| nodes.contains(*n))?;
+    (unbound && pvc.metadata.deletion_timestamp.is_none() && a.get(STORAGE_PROVISIONER).map(String::as_str) == Some(PROVISIONER)).then_some(node.as_str())
 }
 
 /// The PersistentVolume for a claim, kept in `dir`.
@@ -57,7 +68,7 @@ pub fn volume_for(pvc: &PersistentVolumeClaim, node: &str, dir: &Path, reclaim: 
     })
 }
 
-async fn watch_claims(client: kube::Client, node: String, volumes_dir: PathBuf) {
+async fn watch_claims(client: kube::Client, nodes: Nodes) {
     let mut stream = watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default()).boxed();
     while let Some(ev) = stream.next().await {
         let pvc = match ev {
@@ -68,20 +79,27 @@ async fn watch_claims(client: kube::Client, node: String, volumes_dir: PathBuf) 
                 continue;
             }
         };
-        if wants_volume(&pvc, &node) {
-            if let Err(e) = provision(&client, &pvc, &node, &volumes_dir).await {
+        if let Some(node) = wants_volume(&pvc, &nodes.names) {
+            if let Err(e) = provision(&client, &pvc, node, nodes.volumes_dir.as_deref()).await {
                 tracing::warn!("provisioning a volume for claim {:?}: {e}", pvc.metadata.name);
             }
         }
     }
 }
 
-async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &str, volumes_dir: &Path) -> Result<(), String> {
+async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &str, volumes_dir: Option<&Path>) -> Result<(), String> {
     let class_name = pvc.spec.as_ref().and_then(|s| s.storage_class_name.clone()).unwrap_or_default();
     let class = Api::<StorageClass>::all(client.clone()).get_opt(&class_name).await.map_err(|e| e.to_string())?;
     let reclaim = class.and_then(|c| c.reclaim_policy).unwrap_or_else(|| "Delete".into());
-    let dir = volumes_dir.join(format!("pvc-{}", pvc.metadata.uid.clone().unwrap_or_default()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let name = format!("pvc-{}", pvc.metadata.uid.clone().unwrap_or_default());
+    let dir = match volumes_dir {
+        Some(d) => {
+            let dir = d.join(&name);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            dir
+        }
+        None => PathBuf::from("/simulated").join(&name),
+    };
     let pv: PersistentVolume = serde_json::from_value(volume_for(pvc, node, &dir, &reclaim)).map_err(|e| e.to_string())?;
     match Api::<PersistentVolume>::all(client.clone()).create(&PostParams::default(), &pv).await {
         Ok(_) => Ok(()),
@@ -90,7 +108,7 @@ async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &st
     }
 }
 
-async fn watch_volumes(client: kube::Client, node: String, volumes_dir: PathBuf) {
+async fn watch_volumes(client: kube::Client, nodes: Nodes) {
     let pvs: Api<PersistentVolume> = Api::all(client.clone());
     let mut stream = watcher(pvs.clone(), watcher::Config::default()).boxed();
     while let Some(ev) = stream.next().await {
@@ -103,14 +121,15 @@ async fn watch_volumes(client: kube::Client, node: String, volumes_dir: PathBuf)
             }
         };
         let a = pv.metadata.annotations.clone().unwrap_or_default();
-        let ours = a.get(PROVISIONED_BY).map(String::as_str) == Some(PROVISIONER) && a.get(NODE_ANNOTATION) == Some(&node);
+        let ours = a.get(PROVISIONED_BY).map(String::as_str) == Some(PROVISIONER) && a.get(NODE_ANNOTATION).is_some_and(|n| nodes.names.contains(n));
         let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
         let spec = pv.spec.clone().unwrap_or_default();
         if !(ours && released && spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete")) {
             continue;
         }
         // Only ever remove a directory of our own.
-        if let Some(path) = spec.local.map(|l| PathBuf::from(l.path)).filter(|p| p.starts_with(&volumes_dir)) {
+        let mine = |p: &PathBuf| nodes.volumes_dir.as_ref().is_some_and(|d| p.starts_with(d));
+        if let Some(path) = spec.local.map(|l| PathBuf::from(l.path)).filter(mine) {
             let _ = std::fs::remove_dir_all(path);
         }
         let name = pv.metadata.name.clone().unwrap_or_default();
@@ -133,11 +152,12 @@ mod tests {
 
     #[test]
     fn provisions_only_claims_placed_here_and_handed_to_us() {
+        let here = |n: &str| HashSet::from([n.to_string()]);
         let ours = json!({SELECTED_NODE: "node-a", STORAGE_PROVISIONER: PROVISIONER});
-        assert!(wants_volume(&claim(ours.clone(), None), "node-a"));
-        assert!(!wants_volume(&claim(ours.clone(), None), "node-b"));
-        assert!(!wants_volume(&claim(ours, Some("pvc-abc")), "node-a"), "bound already");
-        assert!(!wants_volume(&claim(json!({SELECTED_NODE: "node-a", STORAGE_PROVISIONER: "other"}), None), "node-a"));
+        assert_eq!(wants_volume(&claim(ours.clone(), None), &here("node-a")), Some("node-a"));
+        assert_eq!(wants_volume(&claim(ours.clone(), None), &here("node-b")), None);
+        assert_eq!(wants_volume(&claim(ours, Some("pvc-abc")), &here("node-a")), None, "bound already");
+        assert_eq!(wants_volume(&claim(json!({SELECTED_NODE: "node-a", STORAGE_PROVISIONER: "other"}), None), &here("node-a")), None);
     }
 
     #[test]
