@@ -624,21 +624,18 @@ impl<R: Runtime> Worker<R> {
     }
 
     async fn run_hook(&self, id: &ContainerId, spec: &Container, h: &LifecycleHandler) -> Result<(), String> {
-        let host = self.pod_ip.clone().unwrap_or_default();
+        let pod = self.ns_name().1;
+        let failed = |kind: &str, what: String, error: String| format!("{kind} lifecycle hook ({what}) for Container \"{}\" in Pod \"{pod}\" failed - error: {error}", id.name);
         if let Some(exec) = &h.exec {
             let argv = exec.command.clone().unwrap_or_default();
-            let (code, out) = run_exec(&*self.ctx.runtime, id, &argv, Duration::from_secs(30)).await.map_err(|e| format!("Exec lifecycle hook ({argv:?}) for Container \"{}\" in Pod \"{}\" failed - error: {e}", id.name, self.ns_name().1))?;
+            let (code, out) = run_exec(&*self.ctx.runtime, id, &argv, Duration::from_secs(30)).await.map_err(|e| failed("Exec", format!("{argv:?}"), e))?;
             if code != 0 {
-                return Err(format!(
-                    "Exec lifecycle hook ({argv:?}) for Container \"{}\" in Pod \"{}\" failed - error: command '{}' exited with {code}: {out}",
-                    id.name,
-                    self.ns_name().1,
-                    argv.join(" ")
-                ));
+                return Err(failed("Exec", format!("{argv:?}"), format!("command '{}' exited with {code}: {out}", argv.join(" "))));
             }
         } else if let Some(http) = &h.http_get {
+            let host = self.pod_ip.clone().unwrap_or_default();
             if let ProbeOutcome::Failure(m) = probe::http_get(http.host.as_deref().unwrap_or(&host), http, spec, Duration::from_secs(30)).await {
-                return Err(format!("HTTP lifecycle hook ({}) for Container \"{}\" in Pod \"{}\" failed - error: {m}", http.path.clone().unwrap_or_default(), id.name, self.ns_name().1));
+                return Err(failed("HTTP", http.path.clone().unwrap_or_default(), m));
             }
         } else if let Some(s) = &h.sleep {
             tokio::time::sleep(Duration::from_secs(s.seconds.max(0) as u64)).await;
@@ -687,7 +684,7 @@ impl<R: Runtime> Worker<R> {
         } else if let Some(e) = &s.exit {
             StateFacts::Terminated(e.clone())
         } else if s.init || self.slots.iter().any(|o| o.init && !o.succeeded()) {
-            StateFacts::Waiting { reason: if s.init { "PodInitializing".into() } else { "PodInitializing".into() }, message: None }
+            StateFacts::Waiting { reason: "PodInitializing".into(), message: None }
         } else {
             StateFacts::Waiting { reason: "ContainerCreating".into(), message: None }
         };
