@@ -136,6 +136,7 @@ async fn reads(api: Api, calls: Shared, ns: String, until: Instant, node: String
 }
 
 pub async fn run(args: Args) -> Result<()> {
+    let fsync = crate::common::fsync_latency();
     let target = Target::new(&args.common, "api-latency", args.nodes).await?;
     let api = target.api.clone();
     let nodes = ready_nodes(&api).await?;
@@ -175,6 +176,8 @@ pub async fn run(args: Args) -> Result<()> {
     progress.done(&format!("{i} objects created and deleted in {:.0} s", t0.elapsed().as_secs_f64()));
 
     let mut report = Report::new(&format!("api-latency: {} objects/s for {} s, on {nodes} nodes with {} pods", args.rate, args.duration, args.pods));
+    report.disk(&fsync);
+    report.value("store", args.common.store.as_str());
     report.value("nodes", nodes);
     report.value("background_pods", args.pods);
     report.value("rate", args.rate);

@@ -35,6 +35,15 @@ pub struct Common {
     /// With --kubeconfig: the store's files (a file or a directory) whose size to report.
     #[arg(long)]
     pub store_path: Option<PathBuf>,
+    /// Without --kubeconfig: run the control plane as three processes (`skiff server
+    /// --no-scheduler --no-controllers`, `skiff scheduler`, `skiff controller-manager`)
+    /// so that each one's CPU and memory are reported apart.
+    #[arg(long)]
+    pub split: bool,
+    /// Without --kubeconfig: the server's store (`memory` keeps nothing on disk, so no
+    /// write waits for fsync: to see what the rest costs on a machine with a slow disk).
+    #[arg(long, default_value = "sqlite")]
+    pub store: String,
 }
 
 impl Common {
@@ -568,6 +577,8 @@ where
         }
         let mut resp = resp;
         let mut buf: Vec<u8> = Vec::new();
+        let opened = Instant::now();
+        let mut received = 0u64;
         'stream: while !gone {
             let chunk = match resp.chunk().await {
                 Ok(Some(c)) => c,
@@ -579,16 +590,20 @@ where
                 let line = &buf[start..start + pos];
                 start += pos + 1;
                 let seen = Instant::now();
-                let Ok(ev) = serde_json::from_slice::<Ev<T>>(line) else { continue };
-                match ev.kind.as_str() {
-                    "ERROR" => {
+                let ev = match serde_json::from_slice::<Ev<T>>(line) {
+                    Ok(ev) if ev.kind != "ERROR" => ev,
+                    // An ERROR event carries a Status, which does not fit T.
+                    _ => {
                         let v: Value = serde_json::from_slice(line).unwrap_or_default();
-                        if v["object"]["code"] == 410 {
-                            gone = true;
+                        if v["type"] == "ERROR" {
+                            gone = v["object"]["code"] == 410;
                             break 'stream;
                         }
-                        break 'stream;
+                        continue;
                     }
+                };
+                received += 1;
+                match ev.kind.as_str() {
                     "BOOKMARK" => {
                         rv = ev.object.meta().resource_version.clone();
                         continue;
@@ -607,6 +622,10 @@ where
                 }
             }
             buf.drain(..start);
+        }
+        if !gone && received == 0 && opened.elapsed() < Duration::from_secs(1) {
+            // Closed at once with nothing in it: do not spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if gone {
             stats.relists += 1;
@@ -639,6 +658,8 @@ pub struct ProcFigures {
     /// Private memory (Private_Clean + Private_Dirty of smaps_rollup): what this process
     /// alone costs, not counting pages it shares with others (the binary's text).
     pub private_mb: f64,
+    /// Pages of mapped files (the binary's code, shared by every skiff process on the host).
+    pub rss_file_mb: f64,
     pub cpu_s: f64,
 }
 
@@ -660,6 +681,7 @@ pub fn proc_figures(pid: u32) -> ProcFigures {
         rss_mb: status_kb(&status, "VmRSS:") / 1024.0,
         peak_rss_mb: status_kb(&status, "VmHWM:") / 1024.0,
         private_mb: (status_kb(&smaps, "Private_Clean:") + status_kb(&smaps, "Private_Dirty:")) / 1024.0,
+        rss_file_mb: status_kb(&status, "RssFile:") / 1024.0,
         cpu_s,
     }
 }
@@ -670,6 +692,7 @@ pub fn sum_figures(pids: &[u32]) -> ProcFigures {
         rss_mb: a.rss_mb + b.rss_mb,
         peak_rss_mb: a.peak_rss_mb + b.peak_rss_mb,
         private_mb: a.private_mb + b.private_mb,
+        rss_file_mb: a.rss_file_mb + b.rss_file_mb,
         cpu_s: a.cpu_s + b.cpu_s,
     })
 }
@@ -719,12 +742,15 @@ pub struct OwnCluster {
     pub port: u16,
     pub server: Option<Proc>,
     pub sim: Option<Proc>,
+    /// Other control-plane processes (`--split`): name and process.
+    pub components: Vec<(String, Proc)>,
     server_args: Vec<String>,
 }
 
 impl Drop for OwnCluster {
     fn drop(&mut self) {
         self.sim.take();
+        self.components.clear();
         self.server.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -740,7 +766,7 @@ impl OwnCluster {
         let dir = std::env::temp_dir().join(format!("skiff-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let mut c = OwnCluster { skiff: skiff.to_path_buf(), dir, port: free_port()?, server: None, sim: None, server_args: extra.iter().map(|s| s.to_string()).collect() };
+        let mut c = OwnCluster { skiff: skiff.to_path_buf(), dir, port: free_port()?, server: None, sim: None, components: Vec::new(), server_args: extra.iter().map(|s| s.to_string()).collect() };
         c.launch().await?;
         Ok(c)
     }
@@ -801,6 +827,20 @@ impl OwnCluster {
         self.sim = Some(Proc { child });
         let api = self.api()?;
         wait_nodes(&api, count, Some("sim-"), true).await
+    }
+
+    /// Starts `skiff <args> --kubeconfig <admin kubeconfig>` as a control-plane component.
+    pub fn component(&mut self, name: &str, args: &[&str]) -> Result<()> {
+        let child = Command::new(&self.skiff)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting skiff {name}"))?;
+        self.components.push((name.to_string(), Proc { child }));
+        Ok(())
     }
 
     pub fn server_pid(&self) -> Option<u32> {
@@ -905,8 +945,16 @@ impl Target {
             return Ok(Target { api, own: None, control_plane_pids: common.control_plane_pids.clone(), store_path: common.store_path.clone() });
         }
         let skiff = common.skiff()?;
-        eprintln!("starting {} server --no-agent, then agent --simulate {nodes}", skiff.display());
-        let mut own = OwnCluster::start(&skiff, name, &["--no-agent", "--cluster-cidr", BENCH_CLUSTER_CIDR]).await?;
+        let mut own = if common.split {
+            eprintln!("starting {0} server --no-agent --no-scheduler --no-controllers, {0} scheduler, {0} controller-manager, then agent --simulate {nodes}", skiff.display());
+            let mut own = OwnCluster::start(&skiff, name, &["--no-agent", "--no-scheduler", "--no-controllers", "--store", &common.store]).await?;
+            own.component("scheduler", &["scheduler"])?;
+            own.component("controller-manager", &["controller-manager", "--cluster-cidr", BENCH_CLUSTER_CIDR])?;
+            own
+        } else {
+            eprintln!("starting {} server --no-agent, then agent --simulate {nodes}", skiff.display());
+            OwnCluster::start(&skiff, name, &["--no-agent", "--cluster-cidr", BENCH_CLUSTER_CIDR, "--store", &common.store]).await?
+        };
         if nodes > 0 {
             own.simulate(nodes).await?;
         }
@@ -916,7 +964,7 @@ impl Target {
 
     pub fn control_plane_pids(&self) -> Vec<u32> {
         match &self.own {
-            Some(o) => o.server_pid().into_iter().collect(),
+            Some(o) => o.server_pid().into_iter().chain(o.components.iter().map(|(_, p)| p.pid())).collect(),
             None => self.control_plane_pids.clone(),
         }
     }
@@ -948,6 +996,19 @@ impl Target {
             report.row("control plane CPU during the run", format!("{:.1} s", cp.cpu_s - cpu0.control_plane), "");
             report.value("control_plane_cpu_s", cp.cpu_s - cpu0.control_plane);
         }
+        if let Some(o) = self.own.as_ref().filter(|o| !o.components.is_empty()) {
+            let mut parts: Vec<(String, u32)> = o.server_pid().map(|p| ("API server".to_string(), p)).into_iter().collect();
+            parts.extend(o.components.iter().map(|(n, p)| (n.clone(), p.pid())));
+            for (name, pid) in parts {
+                let f = proc_figures(pid);
+                let cpu = f.cpu_s - cpu0.components.get(&pid).copied().unwrap_or(0.0);
+                report.row(&format!("  {name}"), format!("RSS {:.1} MB (peak {:.1} MB), CPU {cpu:.1} s", f.rss_mb, f.peak_rss_mb), "");
+                let key = name.replace([' ', '-'], "_").to_lowercase();
+                report.value(&format!("{key}_rss_mb"), f.rss_mb);
+                report.value(&format!("{key}_peak_rss_mb"), f.peak_rss_mb);
+                report.value(&format!("{key}_cpu_s"), cpu);
+            }
+        }
         if let Some(s) = self.store_mb() {
             report.row("store on disk", format!("{s:.1} MB"), "");
             report.value("store_mb", s);
@@ -963,7 +1024,11 @@ impl Target {
     }
 
     pub fn baseline(&self) -> Baseline {
-        Baseline { control_plane: self.control_plane().map(|f| f.cpu_s).unwrap_or(0.0), sim: self.sim().map(|f| f.cpu_s).unwrap_or(0.0) }
+        Baseline {
+            control_plane: self.control_plane().map(|f| f.cpu_s).unwrap_or(0.0),
+            sim: self.sim().map(|f| f.cpu_s).unwrap_or(0.0),
+            components: self.control_plane_pids().into_iter().map(|p| (p, proc_figures(p).cpu_s)).collect(),
+        }
     }
 }
 
@@ -971,6 +1036,8 @@ impl Target {
 pub struct Baseline {
     pub control_plane: f64,
     pub sim: f64,
+    /// Per control-plane process.
+    pub components: std::collections::HashMap<u32, f64>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1008,6 +1075,9 @@ pub fn quantiles(values: &mut [f64]) -> Quantiles {
 }
 
 impl Quantiles {
+    pub fn ms(&self) -> String {
+        format!("p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms (max {:.1} ms)", self.p50 * 1e3, self.p90 * 1e3, self.p99 * 1e3, self.max * 1e3)
+    }
     pub fn secs(&self) -> String {
         format!("p50 {:.2} s, p90 {:.2} s, p99 {:.2} s (max {:.2} s)", self.p50, self.p90, self.p99, self.max)
     }
@@ -1026,6 +1096,13 @@ pub struct Report {
 impl Report {
     pub fn new(scenario: &str) -> Report {
         Report { scenario: scenario.to_string(), rows: Vec::new(), values: BTreeMap::new() }
+    }
+
+    /// A row on the disk this run's store writes to: how long an fsync takes right now
+    /// (every acknowledged write waits for one; a busy shared disk shows here).
+    pub fn disk(&mut self, fsync: &Quantiles) {
+        self.row("disk: fsync of 4 KiB in the temp dir, at the start (100 samples)", fsync.ms(), "");
+        self.value("fsync", fsync.json());
     }
 
     pub fn row(&mut self, figure: &str, value: String, target: &str) {
@@ -1200,6 +1277,25 @@ mod tests {
     }
 
     #[test]
+    fn an_error_event_is_told_from_objects() {
+        #[derive(Deserialize)]
+        struct Ev<T> {
+            #[serde(rename = "type")]
+            kind: String,
+            #[allow(dead_code)]
+            object: T,
+        }
+        // A Status's "status" is a string, which a pod's status is not: the event must
+        // still be seen as an ERROR (the watch then lists again).
+        let line = br#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version","reason":"Expired","code":410}}"#;
+        assert!(serde_json::from_slice::<Ev<PodLite>>(line).is_err());
+        let v: Value = serde_json::from_slice(line).unwrap();
+        assert_eq!((v["type"].as_str(), v["object"]["code"].as_i64()), (Some("ERROR"), Some(410)));
+        let ok = br#"{"type":"ADDED","object":{"metadata":{"name":"p","resourceVersion":"7"},"status":{"phase":"Pending"}}}"#;
+        assert_eq!(serde_json::from_slice::<Ev<PodLite>>(ok).unwrap().kind, "ADDED");
+    }
+
+    #[test]
     fn epoch_of_rfc3339() {
         assert_eq!(epoch_secs("1970-01-01T00:00:10Z"), Some(10.0));
         assert_eq!(epoch_secs("nonsense"), None);
@@ -1213,4 +1309,25 @@ mod tests {
         let out = r.render();
         assert!(out.contains("  a              1         t\n"), "{out}");
     }
+}
+
+/// Times 100 fsyncs of a 4 KiB write in the temp dir (the disk stores are on).
+pub fn fsync_latency() -> Quantiles {
+    let path = std::env::temp_dir().join(format!("skiff-bench-fsync-{}", std::process::id()));
+    let mut lat = Vec::new();
+    if let Ok(mut f) = std::fs::File::create(&path) {
+        for _ in 0..100 {
+            if f.write_all(&[b'x'; 4096]).is_err() {
+                break;
+            }
+            let t = Instant::now();
+            if f.sync_data().is_err() {
+                break;
+            }
+            lat.push(t.elapsed().as_secs_f64());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    quantiles(&mut lat)
 }

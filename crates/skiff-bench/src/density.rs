@@ -2,6 +2,11 @@
 //! latency p50/p90/p99 from creation to Running as a watch sees them, time until all are
 //! Running, pods/s, then the time to delete them all; resource figures.
 //!
+//! Then, as clusterloader2's density test does, latency pods: on the saturated cluster,
+//! `--latency-pods` more pods created one at a time at `--latency-rate` a second. Their
+//! startup latency is what the Kubernetes SLI (p99 5 s) is measured on; the saturation
+//! pods' latency mostly measures the queue that a burst of 30,000 builds up.
+//!
 //! Creation is when the pod's ADDED event reaches the watch (millisecond precision). The
 //! Kubernetes SLI counts from metadata.creationTimestamp, which has 1 s resolution (so it
 //! reads up to 1 s long); both are reported.
@@ -29,6 +34,46 @@ pub struct Args {
     /// Deployments the pods are spread over.
     #[arg(long, default_value_t = 30)]
     pub deployments: usize,
+    /// Pods created one at a time once all the others run (clusterloader2's latency pods).
+    #[arg(long, default_value_t = 500)]
+    pub latency_pods: usize,
+    /// Latency pods created per second (clusterloader2: 5).
+    #[arg(long, default_value_t = 5.0)]
+    pub latency_rate: f64,
+}
+
+/// A pause pod of the bench's, `name-i`.
+pub fn pause_pod(ns: &str, name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": {"skiff-bench": "true"}},
+        "spec": {"containers": [{"name": "pause", "image": PAUSE}]}})
+}
+
+/// Creates `pods` pods made by `make(i)` in `ns` at `rate` a second (each create sent on
+/// time, whatever the answers take) and waits until all are Running.
+pub async fn paced<F>(api: &Api, ns: &str, pods: usize, rate: f64, make: F) -> Result<Startup>
+where
+    F: Fn(usize) -> serde_json::Value,
+{
+    api.ensure_namespace(ns).await?;
+    let watch = PodWatch::start(api, ns, pods, false).await?;
+    let t0 = Instant::now();
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut creates = Vec::new();
+    for i in 0..pods {
+        tokio::time::sleep_until((t0 + period.mul_f64(i as f64)).into()).await;
+        let (api, path, body) = (api.clone(), format!("/api/v1/namespaces/{ns}/pods"), make(i));
+        creates.push(tokio::spawn(async move { api.post(&path, &body).await }));
+        if watch.finished() {
+            break;
+        }
+    }
+    for c in creates {
+        c.await??;
+    }
+    let limit = Duration::from_secs(120 + pods as u64 * 2);
+    let (tracker, _) = watch.wait(limit, |t| format!("{:>5} created  {:>5} Running  of {pods}  ({:.0} s)", t.pods.len(), t.running, t0.elapsed().as_secs_f64())).await?;
+    let t = tracker.lock().expect("tracker");
+    Ok(startup(&t.pods, t0))
 }
 
 /// What the watch saw of one pod.
@@ -50,6 +95,9 @@ pub struct Tracker {
     pub running: usize,
     pub bound: usize,
     pub deleted: usize,
+    /// Pods first seen Running in a relist (after the server closed a lagging watch):
+    /// their time is when the list came, an upper bound.
+    pub running_from_list: usize,
     /// Stop once this many are Running / deleted.
     pub want_running: usize,
     pub want_deleted: Option<usize>,
@@ -77,6 +125,9 @@ impl Tracker {
                 t.running = Some(seen);
                 t.running_wall = wall_now();
                 self.running += 1;
+                if kind == Seen::Listed {
+                    self.running_from_list += 1;
+                }
             }
         }
         match self.want_deleted {
@@ -183,7 +234,38 @@ impl PodWatch {
 /// The result of [`fill`].
 pub struct Fill {
     pub startup: Startup,
+    pub running_from_list: usize,
     pub watch: WatchStats,
+    /// A small write (merge patch of a ConfigMap) and a read of it every 100 ms while
+    /// the pods were being created: what any client's call met meanwhile.
+    pub probe_write: Quantiles,
+    pub probe_read: Quantiles,
+}
+
+/// Times a PATCH and a GET of one ConfigMap every 100 ms until `stop`.
+async fn probe(api: Api, ns: String, stop: Arc<std::sync::atomic::AtomicBool>) -> (Vec<f64>, Vec<f64>) {
+    let path = format!("/api/v1/namespaces/{ns}/configmaps");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bench-probe", "namespace": ns}, "data": {"n": "0"}});
+    let (mut writes, mut reads) = (Vec::new(), Vec::new());
+    if api.post(&path, &cm).await.is_err() {
+        return (writes, reads);
+    }
+    let item = format!("{path}/bench-probe");
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut n = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tick.tick().await;
+        n += 1;
+        let t = Instant::now();
+        if api.merge_patch(&item, &json!({"data": {"n": n.to_string()}})).await.is_ok() {
+            writes.push(t.elapsed().as_secs_f64());
+        }
+        let t = Instant::now();
+        if api.get(&item).await.is_ok() {
+            reads.push(t.elapsed().as_secs_f64());
+        }
+    }
+    (writes, reads)
 }
 
 /// Creates `deployments` Deployments totalling `total` pause pods in `ns` and waits
@@ -191,6 +273,8 @@ pub struct Fill {
 pub async fn fill(api: &Api, ns: &str, total: usize, deployments: usize) -> Result<Fill> {
     api.ensure_namespace(ns).await?;
     let watch = PodWatch::start(api, ns, total, false).await?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = tokio::spawn(probe(api.fresh()?, ns.to_string(), stop.clone()));
     let deployments = deployments.clamp(1, total.max(1));
     eprintln!("  creating {deployments} Deployments, {total} pods in all");
     let t0 = Instant::now();
@@ -199,11 +283,14 @@ pub async fn fill(api: &Api, ns: &str, total: usize, deployments: usize) -> Resu
         api.post(&format!("/apis/apps/v1/namespaces/{ns}/deployments"), &deployment(ns, &format!("d{d}"), replicas, PAUSE)).await?;
     }
     let limit = Duration::from_secs(120 + total as u64 / 50);
-    let (tracker, stats) = watch
+    let waited = watch
         .wait(limit, |t| format!("{:>6} created  {:>6} bound  {:>6} Running  of {total}  ({:.0} s)", t.pods.len(), t.bound, t.running, t0.elapsed().as_secs_f64()))
-        .await?;
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut writes, mut reads) = prober.await.unwrap_or_default();
+    let (tracker, stats) = waited?;
     let t = tracker.lock().expect("tracker");
-    Ok(Fill { startup: startup(&t.pods, t0), watch: stats })
+    Ok(Fill { startup: startup(&t.pods, t0), running_from_list: t.running_from_list, watch: stats, probe_write: quantiles(&mut writes), probe_read: quantiles(&mut reads) })
 }
 
 /// Deletes the bench's Deployments, ReplicaSets and pods in `ns` (which works whether or
@@ -222,17 +309,23 @@ pub async fn delete_all(api: &Api, ns: &str) -> Result<Duration> {
 
 /// The startup rows every pod-creating scenario reports.
 pub fn startup_rows(report: &mut Report, s: &Startup, target: &str) {
-    report.row("pod startup latency (created → Running, both seen by the watch)", s.latency.secs(), target);
-    report.value("startup", s.latency.json());
-    report.row("pod startup SLI (creationTimestamp → Running seen; 1 s resolution)", s.sli.secs(), "Kubernetes SLO: p99 < 5 s");
-    report.value("startup_sli", s.sli.json());
-    report.row("  of which created → bound (scheduler)", s.scheduling.secs(), "");
-    report.value("created_to_bound", s.scheduling.json());
-    report.row("  of which bound → Running (node agent)", s.kubelet.secs(), "");
-    report.value("bound_to_running", s.kubelet.json());
+    prefixed_startup_rows(report, s, target, "", "");
+}
+
+/// The same, with a prefix on each figure's name (text) and key (JSON).
+pub fn prefixed_startup_rows(report: &mut Report, s: &Startup, target: &str, text: &str, key: &str) {
+    report.row(&format!("{text}pod startup latency (created → Running, both seen by the watch)"), s.latency.secs(), target);
+    report.value(&format!("{key}startup"), s.latency.json());
+    report.row(&format!("{text}pod startup SLI (creationTimestamp → Running seen; 1 s resolution)"), s.sli.secs(), "Kubernetes SLO: p99 < 5 s");
+    report.value(&format!("{key}startup_sli"), s.sli.json());
+    report.row(&format!("{text}  of which created → bound (scheduler)"), s.scheduling.secs(), "");
+    report.value(&format!("{key}created_to_bound"), s.scheduling.json());
+    report.row(&format!("{text}  of which bound → Running (node agent)"), s.kubelet.secs(), "");
+    report.value(&format!("{key}bound_to_running"), s.kubelet.json());
 }
 
 pub async fn run(args: Args) -> Result<()> {
+    let fsync = crate::common::fsync_latency();
     let target = Target::new(&args.common, "density", args.nodes).await?;
     let nodes = common::ready_nodes(&target.api).await?;
     let ns = run_namespace("density");
@@ -241,6 +334,8 @@ pub async fn run(args: Args) -> Result<()> {
     let fill = fill(&target.api, &ns, args.pods, args.deployments).await?;
     let s = &fill.startup;
     let mut report = Report::new(&format!("density: {} pods in {} Deployments on {nodes} nodes", args.pods, args.deployments));
+    report.disk(&fsync);
+    report.value("store", args.common.store.as_str());
     report.value("nodes", nodes);
     report.value("pods", args.pods);
     report.value("deployments", args.deployments);
@@ -249,8 +344,25 @@ pub async fn run(args: Args) -> Result<()> {
     report.value("all_running_s", secs);
     report.row("throughput", format!("{:.0} pods/s", args.pods as f64 / secs), "");
     report.value("pods_per_s", args.pods as f64 / secs);
-    startup_rows(&mut report, s, "p99 < 2 s");
-    report.row("the watch", format!("{} events, {} re-watches, {} relists", fill.watch.events, fill.watch.rewatches, fill.watch.relists), "");
+    prefixed_startup_rows(&mut report, s, "", "saturation: ", "");
+    report.row("API calls meanwhile: PATCH a ConfigMap (every 100 ms)", fill.probe_write.ms(), "");
+    report.value("probe_patch", fill.probe_write.json());
+    report.row("API calls meanwhile: GET it", fill.probe_read.ms(), "");
+    report.value("probe_get", fill.probe_read.json());
+    report.row(
+        "the bench's watch",
+        format!("{} events, {} re-watches, {} relists ({} pods first seen Running in a relist)", fill.watch.events, fill.watch.rewatches, fill.watch.relists, fill.running_from_list),
+        "",
+    );
+    report.value("watch_relists", fill.watch.relists);
+    report.value("running_from_list", fill.running_from_list);
+    let lat_ns = run_namespace("density-latency");
+    if args.latency_pods > 0 {
+        eprintln!("  {} latency pods at {}/s", args.latency_pods, args.latency_rate);
+        let lat = paced(&target.api, &lat_ns, args.latency_pods, args.latency_rate, |i| pause_pod(&lat_ns, &format!("latency-{i}"))).await?;
+        report.value("latency_pods", args.latency_pods);
+        prefixed_startup_rows(&mut report, &lat, "p99 < 2 s", &format!("{} latency pods: ", args.latency_pods), "latency_pods_");
+    }
     // Resource figures at full size, before the deletion.
     target.resources(&mut report, &cpu0);
     eprintln!("  deleting the Deployments, their ReplicaSets and pods");
@@ -262,6 +374,7 @@ pub async fn run(args: Args) -> Result<()> {
         Err(e) => report.row("delete all pods", format!("failed: {e}"), ""),
     }
     cleanup(&target, &ns).await;
+    cleanup(&target, &lat_ns).await;
     report.finish(args.common.json.as_deref())
 }
 

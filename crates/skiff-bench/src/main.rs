@@ -93,7 +93,19 @@ fn write_json(path: Option<PathBuf>, figures: &serde_json::Value) -> Result<()> 
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    match Cli::parse().scenario {
+    let scenario = Cli::parse().scenario;
+    // Interrupted (Ctrl-C, SIGTERM): the scenario is dropped, and with it every process
+    // it started.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = run(scenario) => r,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        _ = term.recv() => anyhow::bail!("terminated"),
+    }
+}
+
+async fn run(scenario: Scenario) -> Result<()> {
+    match scenario {
         Scenario::Apiserver { skiff, creates, stored, json } => {
             let figures = apiserver::apiserver(&skiff_or_sibling(skiff)?, creates, stored).await?;
             write_json(json, &figures)

@@ -13,13 +13,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::common::{self, percentile, proc_figures, wait_nodes, Api, Common, OwnCluster, Proc, ProcFigures, Report};
-use crate::density::{self, PodWatch};
+use crate::density;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,25 +39,7 @@ fn sleep_pod(ns: &str, i: usize) -> serde_json::Value {
 
 /// Creates `pods` pods at `rate` a second and waits until all are Running.
 async fn startup_run(api: &Api, ns: &str, pods: usize, rate: f64) -> Result<density::Startup> {
-    api.ensure_namespace(ns).await?;
-    let watch = PodWatch::start(api, ns, pods, false).await?;
-    let t0 = Instant::now();
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let mut creates = Vec::new();
-    for i in 0..pods {
-        tokio::time::sleep_until((t0 + period.mul_f64(i as f64)).into()).await;
-        let (api, ns) = (api.clone(), ns.to_string());
-        creates.push(tokio::spawn(async move { api.post(&format!("/api/v1/namespaces/{ns}/pods"), &sleep_pod(&ns, i)).await }));
-        if watch.finished() {
-            break;
-        }
-    }
-    for c in creates {
-        c.await??;
-    }
-    let (tracker, _) = watch.wait(Duration::from_secs(120), |t| format!("{:>4} created  {:>4} Running  of {pods}  ({:.0} s)", t.pods.len(), t.running, t0.elapsed().as_secs_f64())).await?;
-    let t = tracker.lock().expect("tracker");
-    Ok(density::startup(&t.pods, t0))
+    density::paced(api, ns, pods, rate, |i| sleep_pod(ns, i)).await
 }
 
 /// Every `skiff container-shim` process of containers under `data_dir`.
@@ -91,7 +73,9 @@ fn stop(mut c: OwnCluster, agent: Option<Proc>, agent_dir: &Path) {
 }
 
 pub async fn run(args: Args) -> Result<()> {
+    let fsync = crate::common::fsync_latency();
     let mut report = Report::new(&format!("pod-startup: {} pods (sleep 3600) at {} pods/s on one node, process runtime", args.pods, args.rate));
+    report.disk(&fsync);
     report.value("pods", args.pods);
     report.value("rate", args.rate);
 
@@ -156,9 +140,9 @@ pub async fn run(args: Args) -> Result<()> {
     stop(c, Some(agent), &agent_dir);
     let (idle, busy, cpu, s2, shim_figs) = result?;
 
-    report.row("agent (own process): pod startup latency", s2.latency.secs(), "p99 < 1 s");
-    report.value("agent_process_startup", s2.latency.json());
-    report.row("agent idle RSS (no pods)", format!("{:.1} MB (private {:.1} MB)", idle.rss_mb, idle.private_mb), "< 15 MB");
+    density::prefixed_startup_rows(&mut report, &s2, "p99 < 1 s", "agent process: ", "agent_process_");
+    report.row("agent idle RSS (no pods)", format!("{:.1} MB (private {:.1} MB, {:.1} MB file-backed)", idle.rss_mb, idle.private_mb, idle.rss_file_mb), "< 15 MB");
+    report.value("agent_idle_rss_file_mb", idle.rss_file_mb);
     report.value("agent_idle_rss_mb", idle.rss_mb);
     report.value("agent_idle_private_mb", idle.private_mb);
     report.row(&format!("agent RSS with {} pods running", args.pods), format!("{:.1} MB (private {:.1} MB)", busy.rss_mb, busy.private_mb), "");

@@ -40,6 +40,7 @@ pub async fn run(args: Args) -> Result<()> {
     if args.common.kubeconfig.is_some() {
         bail!("restart kills the API server: it runs only against a skiff server it starts itself (no --kubeconfig)");
     }
+    let fsync = crate::common::fsync_latency();
     let mut target = Target::new(&args.common, "restart", args.nodes).await?;
     let api = target.api.clone();
     let ns = run_namespace("restart");
@@ -119,6 +120,8 @@ pub async fn run(args: Args) -> Result<()> {
     let after = proc_figures(pid);
 
     let mut report = Report::new(&format!("restart: kill -9 with {} pods stored ({} nodes, {} watchers)", args.pods, args.nodes, args.watchers));
+    report.disk(&fsync);
+    report.value("store", args.common.store.as_str());
     report.value("pods", args.pods);
     report.value("nodes", args.nodes);
     report.value("watchers", args.watchers);

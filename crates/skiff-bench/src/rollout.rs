@@ -78,6 +78,7 @@ async fn wait_complete(api: &Api, path: &str, want: usize, what: &str) -> Result
 }
 
 pub async fn run(args: Args) -> Result<()> {
+    let fsync = crate::common::fsync_latency();
     let target = Target::new(&args.common, "rollout", args.nodes).await?;
     let api = &target.api;
     let nodes = ready_nodes(api).await?;
@@ -109,6 +110,8 @@ pub async fn run(args: Args) -> Result<()> {
     };
 
     let mut report = Report::new(&format!("rollout: a Deployment of {} replicas on {nodes} nodes changes its image", args.replicas));
+    report.disk(&fsync);
+    report.value("store", args.common.store.as_str());
     report.value("nodes", nodes);
     report.value("replicas", args.replicas);
     report.row(&format!("create: all {} replicas available", args.replicas), format!("{:.1} s", first.as_secs_f64()), "");
