@@ -492,8 +492,12 @@ async fn heartbeat(shared: Arc<Shared>) {
         lease_schedule(count, LEASE_RENEW).into_iter().enumerate().map(|(i, d)| (start + d, i, start + STATUS_REPORT + d * 6)).collect();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Failures are told once per period, not once per node (a thousand lines a round
+    // while the API server is down).
+    let mut failed = Failures::default();
     loop {
         tick.tick().await;
+        failed.report(LEASE_RENEW);
         let now = Instant::now();
         let mut due = Vec::new();
         while queue.front().is_some_and(|(t, _, _)| *t <= now) {
@@ -504,7 +508,7 @@ async fn heartbeat(shared: Arc<Shared>) {
         if due.is_empty() {
             continue;
         }
-        let done: Vec<(Instant, usize, Instant)> = futures::stream::iter(due)
+        let done: Vec<(Instant, usize, Instant, Option<String>)> = futures::stream::iter(due)
             .map(|(at, i, status_due)| {
                 let (shared, leases, nodes) = (shared.clone(), leases.clone(), nodes.clone());
                 async move {
@@ -514,24 +518,30 @@ async fn heartbeat(shared: Arc<Shared>) {
                     };
                     let name = spec.name.clone();
                     let report = (Instant::now() >= status_due).then(|| node::status(&spec, &ready_since));
-                    if let Err(e) = node::renew_lease(&leases, &nodes, &name).await {
-                        tracing::warn!("renewing the lease of node {name}: {e}");
-                    }
+                    let mut error = node::renew_lease(&leases, &nodes, &name).await.err().map(|e| format!("renewing the lease of node {name}: {e}"));
                     let mut next_status = status_due;
                     if let Some(st) = report {
                         match nodes.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": st}))).await {
                             Ok(_) => next_status = status_due + STATUS_REPORT,
-                            Err(e) => tracing::warn!("updating the status of node {name}: {e}"),
+                            Err(e) => error = error.or(Some(format!("updating the status of node {name}: {e}"))),
                         }
                     }
                     // A renewal that ran late is not made up for with a burst.
-                    (std::cmp::max(at + LEASE_RENEW, Instant::now()), i, next_status)
+                    (std::cmp::max(at + LEASE_RENEW, Instant::now()), i, next_status, error)
                 }
             })
             .buffer_unordered(HEARTBEAT_CONCURRENCY)
             .collect()
             .await;
-        let mut done = done;
+        let mut done: Vec<(Instant, usize, Instant)> = done
+            .into_iter()
+            .map(|(at, i, st, err)| {
+                if let Some(e) = err {
+                    failed.add(e);
+                }
+                (at, i, st)
+            })
+            .collect();
         done.sort_by_key(|d| d.0);
         // Keep the queue in due order.
         let mut merged: VecDeque<_> = VecDeque::with_capacity(queue.len() + done.len());
@@ -544,6 +554,31 @@ async fn heartbeat(shared: Arc<Shared>) {
         }
         merged.extend(done);
         queue = merged;
+    }
+}
+
+/// Heartbeat failures since they were last told.
+#[derive(Default)]
+struct Failures {
+    count: usize,
+    first: Option<String>,
+    told: Option<Instant>,
+}
+
+impl Failures {
+    fn add(&mut self, e: String) {
+        self.count += 1;
+        self.first.get_or_insert(e);
+    }
+
+    /// Tells what failed, at most once per `every`.
+    fn report(&mut self, every: Duration) {
+        if self.count == 0 || self.told.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        tracing::warn!("{} node heartbeat writes failed, the first: {}", self.count, self.first.take().unwrap_or_default());
+        self.count = 0;
+        self.told = Some(Instant::now());
     }
 }
 

@@ -332,6 +332,7 @@ pub async fn run(args: Args) -> Result<()> {
     let cpu0 = target.baseline();
     eprintln!("density: {} pods on {nodes} nodes", args.pods);
     let fill = fill(&target.api, &ns, args.pods, args.deployments).await?;
+    let after_fill = target.baseline();
     let s = &fill.startup;
     let mut report = Report::new(&format!("density: {} pods in {} Deployments on {nodes} nodes", args.pods, args.deployments));
     report.disk(&fsync);
@@ -345,6 +346,16 @@ pub async fn run(args: Args) -> Result<()> {
     report.row("throughput", format!("{:.0} pods/s", args.pods as f64 / secs), "");
     report.value("pods_per_s", args.pods as f64 / secs);
     prefixed_startup_rows(&mut report, s, "", "saturation: ", "");
+    if target.control_plane().is_some() {
+        let cpu = after_fill.control_plane - cpu0.control_plane;
+        report.row("control plane CPU while filling", format!("{cpu:.1} s ({:.2} ms a pod)", cpu * 1e3 / args.pods as f64), "");
+        report.value("fill_control_plane_cpu_s", cpu);
+    }
+    if target.sim().is_some() {
+        let cpu = after_fill.sim - cpu0.sim;
+        report.row("simulated nodes' CPU while filling", format!("{cpu:.1} s ({:.2} ms a pod)", cpu * 1e3 / args.pods as f64), "");
+        report.value("fill_sim_cpu_s", cpu);
+    }
     report.row("API calls meanwhile: PATCH a ConfigMap (every 100 ms)", fill.probe_write.ms(), "");
     report.value("probe_patch", fill.probe_write.json());
     report.row("API calls meanwhile: GET it", fill.probe_read.ms(), "");
