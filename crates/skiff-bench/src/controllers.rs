@@ -75,15 +75,15 @@ pub async fn controllers(skiff: &Path, replicas: usize, deployment_replicas: usi
     let idle_rss = rss_mb(cm.id());
     println!("controller-manager idle RSS {idle_rss:.1} MB");
 
-    let figures = replicaset_run(&server, &c, replicas, cm.id()).await;
-    let rollout = match figures {
-        Ok(_) => deployment_run(&server, &c, skiff, deployment_replicas, nodes).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let figures = replicaset_run(&server, &c, replicas, cm.id()).await?;
+        let rollout = deployment_run(&server, &c, skiff, deployment_replicas, nodes).await?;
+        Ok::<_, anyhow::Error>((figures, rollout))
+    }
+    .await;
     let _ = cm.kill();
     let _ = cm.wait();
-    let (created_s, status_s, rss, gc_s) = figures?;
-    let (available_s, rollout_s) = rollout?;
+    let ((created_s, status_s, rss, gc_s), (available_s, rollout_s)) = result?;
     Ok(json!({
         "replicas": replicas, "all_pods_created_s": created_s, "pods_per_s": replicas as f64 / created_s,
         "status_replicas_s": status_s, "controller_manager_idle_rss_mb": idle_rss, "controller_manager_rss_mb": rss,
@@ -113,8 +113,11 @@ async fn replicaset_run(server: &Server, c: &reqwest::Client, replicas: usize, c
     let status_s = (status_at - t0).as_secs_f64();
     println!("  status.replicas = {replicas} after {status_s:.2} s");
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let busy = rss_mb(cm);
+    // jemalloc returns freed pages after its decay time (10 s): the steady figure is later.
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let rss = rss_mb(cm);
-    println!("  controller-manager RSS watching {replicas} pods: {rss:.1} MB");
+    println!("  controller-manager RSS watching {replicas} pods: {rss:.1} MB ({busy:.1} MB just after the burst)");
 
     // A watch from now on: it sees the deletions only.
     let watch = c.get(format!("{base}/api/v1/namespaces/rs/pods?watch=true")).send().await?;

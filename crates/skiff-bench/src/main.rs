@@ -9,6 +9,7 @@
 mod api_latency;
 mod apiserver;
 mod common;
+mod controllers;
 mod density;
 mod pod_startup;
 mod restart;
@@ -17,9 +18,7 @@ mod scheduling;
 
 use std::path::PathBuf;
 
-// For controllers.rs (the controllers' scenario, being written), which reaches these at
-// the crate root; add `mod controllers;` and its subcommand once it compiles.
-#[allow(unused_imports)]
+// controllers.rs (the controllers' scenario) reaches these at the crate root.
 pub(crate) use common::{create_ns, rss_mb, start, Server};
 
 use anyhow::Result;
@@ -62,6 +61,24 @@ enum Scenario {
         /// Pods with required anti-affinity (10 groups, one pod per group per node).
         #[arg(long, default_value_t = 5_000)]
         anti_pods: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// The controller manager as its own process: ReplicaSet pod creation, garbage
+    /// collection, a Deployment's rollout on simulated nodes.
+    Controllers {
+        /// The skiff binary to run [default: next to this one]
+        #[arg(long)]
+        skiff: Option<PathBuf>,
+        /// Replicas of the ReplicaSet.
+        #[arg(long, default_value_t = 10_000)]
+        replicas: usize,
+        /// Replicas of the Deployment rolled out.
+        #[arg(long, default_value_t = 1_000)]
+        deployment_replicas: usize,
+        /// Simulated nodes the Deployment runs on.
+        #[arg(long, default_value_t = 50)]
+        nodes: usize,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -112,6 +129,10 @@ async fn run(scenario: Scenario) -> Result<()> {
         }
         Scenario::Scheduling { skiff, nodes, pods, anti_pods, json } => {
             let figures = scheduling::scheduling(&skiff_or_sibling(skiff)?, nodes, pods, anti_pods).await?;
+            write_json(json, &figures)
+        }
+        Scenario::Controllers { skiff, replicas, deployment_replicas, nodes, json } => {
+            let figures = controllers::controllers(&skiff_or_sibling(skiff)?, replicas, deployment_replicas, nodes).await?;
             write_json(json, &figures)
         }
         Scenario::Density(a) => density::run(a).await,

@@ -93,10 +93,23 @@ pub enum GraphEvent {
     VirtualDelete(Identity),
 }
 
+/// A reference to an owner, as the graph keeps it (the rest of the reference is only
+/// needed when the owner is first met, to make its virtual node).
+#[derive(Debug, Clone)]
+struct Link {
+    uid: String,
+    blocks: bool,
+}
+
+fn links(owners: &[OwnerReference]) -> Vec<Link> {
+    owners.iter().map(|r| Link { uid: r.uid.clone(), blocks: blocks(r) }).collect()
+}
+
 #[derive(Debug, Clone)]
 struct Node {
+    /// Its identity; the uid is the graph's key and is left empty here.
     identity: Identity,
-    owners: Vec<OwnerReference>,
+    owners: Vec<Link>,
     dependents: BTreeSet<String>,
     being_deleted: bool,
     deleting_dependents: bool,
@@ -205,8 +218,8 @@ impl Graph {
                 self.nodes.insert(
                     uid.clone(),
                     Node {
-                        identity: o.identity.clone(),
-                        owners: o.owners.clone(),
+                        identity: Identity { uid: String::new(), ..o.identity.clone() },
+                        owners: links(&o.owners),
                         dependents: BTreeSet::new(),
                         being_deleted: o.deleting,
                         deleting_dependents: o.deleting && o.has(FOREGROUND),
@@ -223,18 +236,18 @@ impl Graph {
                 if !node.observed {
                     // A virtual owner seen at last: its coordinates are now the real ones.
                     node.observed = true;
-                    node.identity = o.identity.clone();
+                    node.identity = Identity { uid: String::new(), ..o.identity.clone() };
                 }
-                let old_owners = std::mem::replace(&mut node.owners, o.owners.clone());
+                let old_owners = std::mem::replace(&mut node.owners, links(&o.owners));
                 node.finalizers = o.finalizers.clone();
                 if o.deleting {
                     node.being_deleted = true;
                 }
                 // References removed, or no longer blocking, may unblock a foreground deletion.
-                let removed: Vec<OwnerReference> = old_owners.iter().filter(|r| !o.owners.iter().any(|n| n.uid == r.uid)).cloned().collect();
+                let removed: Vec<String> = old_owners.iter().filter(|r| !o.owners.iter().any(|n| n.uid == r.uid)).map(|r| r.uid.clone()).collect();
                 let unblocked: Vec<String> = old_owners
                     .iter()
-                    .filter(|r| blocks(r) && o.owners.iter().find(|n| n.uid == r.uid).is_none_or(|n| !blocks(n)))
+                    .filter(|r| r.blocks && o.owners.iter().find(|n| n.uid == r.uid).is_none_or(|n| !blocks(n)))
                     .map(|r| r.uid.clone())
                     .collect();
                 let added: Vec<OwnerReference> = o.owners.iter().filter(|r| !old_owners.iter().any(|n| n.uid == r.uid)).cloned().collect();
@@ -245,7 +258,7 @@ impl Graph {
                 }
                 self.add_to_owners(&uid, &added, &o.identity.namespace, work);
                 for r in &removed {
-                    if let Some(owner) = self.nodes.get_mut(&r.uid) {
+                    if let Some(owner) = self.nodes.get_mut(r) {
                         owner.dependents.remove(&uid);
                     }
                 }
@@ -279,7 +292,7 @@ impl Graph {
                     self.nodes.insert(
                         r.uid.clone(),
                         Node {
-                            identity: owner_identity(r, namespace),
+                            identity: Identity { uid: String::new(), ..owner_identity(r, namespace) },
                             owners: Vec::new(),
                             dependents,
                             being_deleted: false,
@@ -320,12 +333,12 @@ impl Graph {
             .filter_map(|d| self.nodes.get(d).map(|dn| (d, dn)))
             .map(|(d, dn)| DependentView {
                 uid: d.clone(),
-                identity: dn.identity.clone(),
-                blocks: dn.owners.iter().any(|r| r.uid == uid && blocks(r)),
+                identity: Identity { uid: d.clone(), ..dn.identity.clone() },
+                blocks: dn.owners.iter().any(|r| r.uid == uid && r.blocks),
                 deleting_dependents: dn.deleting_dependents,
             })
             .collect();
-        Some(ItemView { identity: n.identity.clone(), observed: n.observed, being_deleted: n.being_deleted, deleting_dependents: n.deleting_dependents, dependents })
+        Some(ItemView { identity: Identity { uid: uid.to_string(), ..n.identity.clone() }, observed: n.observed, being_deleted: n.being_deleted, deleting_dependents: n.deleting_dependents, dependents })
     }
 }
 

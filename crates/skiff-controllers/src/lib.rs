@@ -57,7 +57,7 @@ use crate::queue::Queue;
 
 /// Writes (pod creations, deletions, patches) in flight at once across all controllers:
 /// enough to keep the API server's group commit busy, well under its in-flight limit.
-const MAX_WRITES_IN_FLIGHT: usize = 96;
+const MAX_WRITES_IN_FLIGHT: usize = 32;
 
 /// What all controllers share: the client, the clock, the pod informer.
 pub struct Shared {

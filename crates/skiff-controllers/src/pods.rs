@@ -151,80 +151,43 @@ fn phase_ordinal(phase: &str) -> u8 {
     }
 }
 
-/// Upstream's afterOrZero as an ordering: a missing time sorts first, then later times.
-fn after_or_zero(a: Option<Timestamp>, b: Option<Timestamp>) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(a), Some(b)) => b.cmp(&a),
-    }
-}
-
-/// log2 of the age in nanoseconds, or -1 (upstream `logarithmicRankDiff`'s ranks).
-fn log_rank(t: Timestamp, now: Timestamp) -> i64 {
-    let d = now.duration_since(t).as_nanos();
-    if d > 0 {
-        (d as f64).log2() as i64
-    } else {
-        -1
-    }
-}
-
-/// Compares two timestamps for deletion: newer first, in logarithmic buckets of age
-/// (LogarithmicScaleDown), ties broken by UID.
-fn compare_times(a: Option<Timestamp>, b: Option<Timestamp>, ua: &str, ub: &str, now: Timestamp) -> Ordering {
-    match (a, b) {
-        (Some(ta), Some(tb)) if ta != tb => {
-            let diff = log_rank(ta, now) - log_rank(tb, now);
-            if diff == 0 {
-                ua.cmp(ub)
+/// The age bucket of a time: log2 of the age in nanoseconds (upstream's
+/// LogarithmicScaleDown ranks); a missing time sorts first, then newer buckets.
+fn age_bucket(t: Option<Timestamp>, now: Timestamp) -> i64 {
+    match t {
+        None => i64::MIN,
+        Some(t) => {
+            let d = now.duration_since(t).as_nanos();
+            if d > 0 {
+                (d as f64).log2() as i64
             } else {
-                diff.cmp(&0)
+                -1
             }
         }
-        (Some(ta), Some(tb)) if ta == tb => Ordering::Equal,
-        _ => after_or_zero(a, b),
     }
 }
 
 /// The order in which pods are deleted on scale-down, first to go first (upstream
 /// `ActivePodsWithRanks.Less`): unassigned, then pending < unknown < running, not ready,
 /// lower deletion cost, more related pods on the same node, ready for less time, more
-/// restarts, newer.
+/// restarts, newer; times compared in logarithmic buckets of age, ties broken by UID.
+/// Written as a key comparison so that it is a total order (upstream's pairwise rules
+/// are not always transitive, which Rust's sort does not allow).
 pub fn deletion_order(a: &PodInfo, rank_a: usize, b: &PodInfo, rank_b: usize, now: Timestamp) -> Ordering {
-    if a.node_name != b.node_name && (a.node_name.is_empty() || b.node_name.is_empty()) {
-        return if a.node_name.is_empty() { Ordering::Less } else { Ordering::Greater };
-    }
-    let (pa, pb) = (phase_ordinal(&a.phase), phase_ordinal(&b.phase));
-    if pa != pb {
-        return pa.cmp(&pb);
-    }
-    if a.ready != b.ready {
-        return if !a.ready { Ordering::Less } else { Ordering::Greater };
-    }
-    if a.deletion_cost != b.deletion_cost {
-        return a.deletion_cost.cmp(&b.deletion_cost);
-    }
-    if rank_a != rank_b {
-        return rank_b.cmp(&rank_a);
-    }
-    if a.ready && b.ready && a.ready_since != b.ready_since {
-        let o = compare_times(a.ready_since, b.ready_since, &a.uid, &b.uid, now);
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    if a.restarts.0 != b.restarts.0 {
-        return b.restarts.0.cmp(&a.restarts.0);
-    }
-    if a.restarts.1 != b.restarts.1 {
-        return b.restarts.1.cmp(&a.restarts.1);
-    }
-    if a.created != b.created {
-        return compare_times(a.created, b.created, &a.uid, &b.uid, now);
-    }
-    Ordering::Equal
+    let key = |p: &PodInfo, rank: usize| {
+        (
+            !p.node_name.is_empty(),
+            phase_ordinal(&p.phase),
+            p.ready,
+            p.deletion_cost,
+            std::cmp::Reverse(rank),
+            if p.ready { age_bucket(p.ready_since, now) } else { 0 },
+            std::cmp::Reverse(p.restarts.0),
+            std::cmp::Reverse(p.restarts.1),
+            age_bucket(p.created, now),
+        )
+    };
+    key(a, rank_a).cmp(&key(b, rank_b)).then_with(|| a.uid.cmp(&b.uid))
 }
 
 /// Picks `n` pods to delete out of `pods`; `related` are the active pods of the same
@@ -325,6 +288,31 @@ mod tests {
         let order: Vec<&str> = pods_to_delete(&pods, &[], 6, now).iter().map(|p| p.name.as_str()).collect();
         assert_eq!(order, ["unscheduled", "pending", "not-ready", "cheap", "young", "crashy"]);
         assert_eq!(pods_to_delete(&pods, &[], 7, now).len(), 7);
+    }
+
+    #[test]
+    fn deletion_order_is_a_total_order() {
+        // Equal ready times, times in one bucket, different restarts and UIDs: the mix on
+        // which pairwise rules can cycle.
+        let now = ts(100_000);
+        let mut pods = Vec::new();
+        for (i, (ready, restarts)) in [(50_000, 0), (50_000, 3), (50_001, 1), (50_002, 0), (99_999, 2), (50_000, 1)].iter().enumerate() {
+            let mut p = running(pod(&format!("p{i}"), &[]), "n1", Some(*ready));
+            p.uid = format!("{}", [5, 3, 1, 4, 0, 2][i]);
+            p.restarts = (*restarts, 0);
+            pods.push(p);
+        }
+        for a in &pods {
+            for b in &pods {
+                for c in &pods {
+                    let (ab, bc, ac) = (deletion_order(a, 0, b, 0, now), deletion_order(b, 0, c, 0, now), deletion_order(a, 0, c, 0, now));
+                    if ab == Ordering::Less && bc == Ordering::Less {
+                        assert_eq!(ac, Ordering::Less, "{} {} {}", a.name, b.name, c.name);
+                    }
+                }
+                assert_eq!(deletion_order(a, 0, b, 0, now), deletion_order(b, 0, a, 0, now).reverse());
+            }
+        }
     }
 
     #[test]

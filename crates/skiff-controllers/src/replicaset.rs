@@ -114,6 +114,9 @@ pub trait ReplicaKind:
 {
     const KIND: Kind;
     fn owner(&self) -> Owner;
+    /// The selector and minReadySeconds alone (event handlers need no more).
+    fn selector(&self) -> Result<Selector, String>;
+    fn min_ready_seconds(&self) -> i32;
 }
 
 fn meta_common(m: &ObjectMeta) -> (String, String, String, i64, bool, Option<String>) {
@@ -129,6 +132,12 @@ fn meta_common(m: &ObjectMeta) -> (String, String, String, i64, bool, Option<Str
 
 impl ReplicaKind for ReplicaSet {
     const KIND: Kind = Kind::ReplicaSet;
+    fn selector(&self) -> Result<Selector, String> {
+        Selector::from_label_selector(self.spec.as_ref().map(|s| &s.selector))
+    }
+    fn min_ready_seconds(&self) -> i32 {
+        self.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0)
+    }
     fn owner(&self) -> Owner {
         let (namespace, name, uid, generation, deleting, controller_uid) = meta_common(&self.metadata);
         let spec = self.spec.clone().unwrap_or_default();
@@ -151,6 +160,15 @@ impl ReplicaKind for ReplicaSet {
 
 impl ReplicaKind for ReplicationController {
     const KIND: Kind = Kind::ReplicationController;
+    fn selector(&self) -> Result<Selector, String> {
+        Ok(match self.spec.as_ref().and_then(|s| s.selector.as_ref()) {
+            Some(m) => Selector::from_map(m),
+            None => Selector::nothing(),
+        })
+    }
+    fn min_ready_seconds(&self) -> i32 {
+        self.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0)
+    }
     fn owner(&self) -> Owner {
         let (namespace, name, uid, generation, deleting, controller_uid) = meta_common(&self.metadata);
         let spec = self.spec.clone().unwrap_or_default();
@@ -165,10 +183,7 @@ impl ReplicaKind for ReplicationController {
             deleting,
             replicas: spec.replicas.unwrap_or(1),
             min_ready_seconds: spec.min_ready_seconds.unwrap_or(0),
-            selector: Ok(match &spec.selector {
-                Some(m) => Selector::from_map(m),
-                None => Selector::nothing(),
-            }),
+            selector: self.selector(),
             template: spec.template,
             status,
             controller_uid,
@@ -413,10 +428,7 @@ impl<K: ReplicaKind> Controller<K> {
             .store
             .list_namespace(&pod.namespace)
             .iter()
-            .filter(|o| {
-                let owner = o.owner();
-                matches!(&owner.selector, Ok(s) if !s.is_everything() && s.matches(&pod.labels))
-            })
+            .filter(|o| matches!(o.selector(), Ok(s) if !s.is_everything() && s.matches(&pod.labels)))
             .map(|o| key_of(&**o))
             .collect()
     }
@@ -458,7 +470,7 @@ impl<K: ReplicaKind> Controller<K> {
                     if let Some(o) = self.resolve(&new.namespace, r) {
                         let key = key_of(&*o);
                         self.queue.add(key.clone());
-                        let min_ready = o.owner().min_ready_seconds;
+                        let min_ready = o.min_ready_seconds();
                         if !old.ready && new.ready && min_ready > 0 {
                             self.queue.add_after(key, Duration::from_secs(min_ready as u64 + 1));
                         }
@@ -532,13 +544,13 @@ impl<K: ReplicaKind> Controller<K> {
 
         let mut manage_err = None;
         if needs_sync && !owner.deleting {
-            let related = if owner.controller_uid.is_some() {
+            let mut decision = manage_replicas(&owner, &pods, &[], now);
+            if matches!(decision, Manage::Delete(_)) && owner.controller_uid.is_some() {
+                // Only a scale-down ranks by the family's pods per node: gather them then.
                 let siblings: Vec<Owner> = self.owners.store.list_namespace(ns).iter().map(|o| o.owner()).collect();
-                related_pods(&owner, &siblings, &active)
-            } else {
-                Vec::new()
-            };
-            manage_err = match manage_replicas(&owner, &pods, &related, now) {
+                decision = manage_replicas(&owner, &pods, &related_pods(&owner, &siblings, &active), now);
+            }
+            manage_err = match decision {
                 Manage::Nothing => None,
                 Manage::Create(n) => self.create_pods(&owner, key, n).await,
                 Manage::Delete(names) => self.delete_pods(&owner, key, names).await,
