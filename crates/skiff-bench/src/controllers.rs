@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
+use crate::common::proc_figures;
 use crate::{create_ns, rss_mb, start, Server};
 
 /// Reads a watch stream until `want` events of type `kind` were seen.
@@ -72,8 +73,9 @@ pub async fn controllers(skiff: &Path, replicas: usize, deployment_replicas: usi
         .spawn()
         .context("starting skiff controller-manager")?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_rss = rss_mb(cm.id());
-    println!("controller-manager idle RSS {idle_rss:.1} MB");
+    let idle = proc_figures(cm.id());
+    let idle_rss = idle.rss_mb;
+    println!("controller-manager idle RSS {idle_rss:.1} MB ({:.1} MB private, {:.1} MB the binary's code)", idle.private_mb, idle.rss_file_mb);
 
     let result = async {
         let figures = replicaset_run(&server, &c, replicas, cm.id()).await?;
@@ -83,23 +85,25 @@ pub async fn controllers(skiff: &Path, replicas: usize, deployment_replicas: usi
     .await;
     let _ = cm.kill();
     let _ = cm.wait();
-    let ((created_s, status_s, rss, gc_s), (available_s, rollout_s)) = result?;
+    let ((created_s, status_s, rss, private, cpu_s, gc_s), (available_s, rollout_s)) = result?;
     Ok(json!({
         "replicas": replicas, "all_pods_created_s": created_s, "pods_per_s": replicas as f64 / created_s,
-        "status_replicas_s": status_s, "controller_manager_idle_rss_mb": idle_rss, "controller_manager_rss_mb": rss,
+        "status_replicas_s": status_s, "controller_manager_idle_rss_mb": idle_rss, "controller_manager_idle_private_mb": idle.private_mb,
+        "controller_manager_rss_mb": rss, "controller_manager_private_mb": private, "controller_manager_cpu_s_for_creates": cpu_s,
         "gc_all_pods_deleted_s": gc_s,
         "deployment_replicas": deployment_replicas, "simulated_nodes": nodes,
         "deployment_all_available_s": available_s, "rolling_update_complete_s": rollout_s,
     }))
 }
 
-async fn replicaset_run(server: &Server, c: &reqwest::Client, replicas: usize, cm: u32) -> Result<(f64, f64, f64, f64)> {
+async fn replicaset_run(server: &Server, c: &reqwest::Client, replicas: usize, cm: u32) -> Result<(f64, f64, f64, f64, f64, f64)> {
     create_ns(c, &server.base, "rs").await?;
     let base = &server.base;
     let watch = c.get(format!("{base}/api/v1/namespaces/rs/pods?watch=true")).send().await?;
     let created = tokio::spawn(count_events(watch, "ADDED", replicas));
     let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "big", "namespace": "rs"},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "big"}}, "template": template("big", "busybox:1.36")}});
+    let cpu0 = proc_figures(cm).cpu_s;
     let t0 = Instant::now();
     let r = c.post(format!("{base}/apis/apps/v1/namespaces/rs/replicasets")).json(&rs).send().await?;
     if !r.status().is_success() {
@@ -111,13 +115,15 @@ async fn replicaset_run(server: &Server, c: &reqwest::Client, replicas: usize, c
     let n = replicas as i64;
     let status_at = poll(c, &format!("{base}/apis/apps/v1/namespaces/rs/replicasets/big"), Duration::from_secs(120), |v| v["status"]["replicas"] == n).await?;
     let status_s = (status_at - t0).as_secs_f64();
-    println!("  status.replicas = {replicas} after {status_s:.2} s");
+    let cpu_s = proc_figures(cm).cpu_s - cpu0;
+    println!("  status.replicas = {replicas} after {status_s:.2} s; controller-manager CPU {cpu_s:.2} s");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let busy = rss_mb(cm);
     // jemalloc returns freed pages after its decay time (10 s): the steady figure is later.
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let rss = rss_mb(cm);
-    println!("  controller-manager RSS watching {replicas} pods: {rss:.1} MB ({busy:.1} MB just after the burst)");
+    let steady = proc_figures(cm);
+    let rss = steady.rss_mb;
+    println!("  controller-manager RSS watching {replicas} pods: {rss:.1} MB, {:.1} MB private ({busy:.1} MB just after the burst)", steady.private_mb);
 
     // A watch from now on: it sees the deletions only.
     let watch = c.get(format!("{base}/api/v1/namespaces/rs/pods?watch=true")).send().await?;
@@ -131,7 +137,7 @@ async fn replicaset_run(server: &Server, c: &reqwest::Client, replicas: usize, c
     let gone_at = tokio::time::timeout(Duration::from_secs(600), deleted).await???;
     let gc_s = (gone_at - t1).as_secs_f64();
     println!("garbage collector: ReplicaSet deleted, all {replicas} pods gone {gc_s:.2} s later ({:.0} pods/s)", replicas as f64 / gc_s);
-    Ok((created_s, status_s, rss, gc_s))
+    Ok((created_s, status_s, rss, steady.private_mb, cpu_s, gc_s))
 }
 
 async fn deployment_run(server: &Server, c: &reqwest::Client, skiff: &Path, replicas: usize, nodes: usize) -> Result<(f64, f64)> {
