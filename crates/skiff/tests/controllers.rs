@@ -247,8 +247,15 @@ fn deployment_rollout_history_undo_pause_resume_restart() {
     roll_out(&c, "sample-node-app", "app=sample-node-app");
     let rss = replicasets(&c, "app=sample-node-app");
     assert_eq!(rss.iter().map(|r| (r.1, r.2.as_str())).collect::<Vec<_>>(), [(0, "1"), (3, "2")], "{rss:?}");
-    let history = c.ok(&["rollout", "history", "deployment/sample-node-app"]);
-    assert!(history.contains("REVISION  CHANGE-CAUSE") && history.contains("1         <none>") && history.contains("2         <none>"), "{history}");
+    // A change-cause annotation on the Deployment is copied to its new ReplicaSet.
+    c.ok(&["annotate", "deployment/sample-node-app", "kubernetes.io/change-cause=image 0.0.2"]);
+    let history = eventually(20, || {
+        let h = c.ok(&["rollout", "history", "deployment/sample-node-app"]);
+        h.contains("2         image 0.0.2").then_some(h)
+    });
+    assert!(history.contains("REVISION  CHANGE-CAUSE") && history.contains("1         <none>"), "{history}");
+    let detail = c.ok(&["rollout", "history", "deployment/sample-node-app", "--revision=1"]);
+    assert!(detail.contains("happynut/sample-node-app:0.0.1") && detail.contains("pod-template-hash="), "{detail}");
     let described = c.ok(&["describe", "deployment", "sample-node-app"]);
     for want in ["Replicas:               3 desired | 3 updated | 3 total | 3 available | 0 unavailable", "RollingUpdateStrategy:  25% max unavailable, 25% max surge", "NewReplicaSetAvailable", "MinimumReplicasAvailable", "ScalingReplicaSet", "Scaled up replica set"] {
         assert!(described.contains(want), "{want:?} in {described}");
@@ -565,4 +572,26 @@ fn deployment_with_pods_running_on_the_node_agent() {
     c.ok(&["rollout", "status", "deployment/web-deploy", "--timeout=60s"]);
     assert_eq!(image_of(&c, "web-deploy"), "nginx:1.16");
     assert_eq!(replicasets(&c, "app=web-deploy").len(), 2, "the old ReplicaSet is reused");
+}
+
+#[test]
+fn min_ready_seconds_delays_availability() {
+    let c = Cluster::start();
+    let rs = SAMPLE_RS.replace("  replicas: 3\n", "  replicas: 1\n  minReadySeconds: 3\n");
+    assert!(c.apply(&rs).status.success());
+    let (name, _) = eventually(20, || count(&c, "app=sample-node-app", 1))[0].clone();
+    // Ready from now on (the kubelet's stand-in, with the current time).
+    let now = utc_now();
+    let patch = format!(r#"{{"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True","lastTransitionTime":"{now}"}}]}}}}"#);
+    c.ok(&["patch", "pod", &name, "--subresource=status", "--type=merge", "-p", &patch]);
+    eventually(20, || (c.json(&["get", "rs", "sample-node-app"])["status"]["readyReplicas"] == 1).then_some(()));
+    assert!(c.json(&["get", "rs", "sample-node-app"])["status"]["availableReplicas"].is_null(), "not available before 3 s");
+    // Nothing changes on the pod: the controller looks again after minReadySeconds.
+    eventually(20, || (c.json(&["get", "rs", "sample-node-app"])["status"]["availableReplicas"] == 1).then_some(()));
+}
+
+/// The current UTC time as the API writes it.
+fn utc_now() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
