@@ -193,7 +193,7 @@ impl Graph {
         match ev {
             GraphEvent::Upsert(o) => self.upsert(o, &mut work),
             GraphEvent::Delete(o) => {
-                if self.nodes.get(&o.identity.uid).is_some() {
+                if self.nodes.contains_key(&o.identity.uid) {
                     self.remove(&o.identity.uid, &mut work);
                 }
             }
@@ -841,10 +841,10 @@ mod tests {
         let a = oref("ReplicaSet", "a", "a", true);
         let b = oref("ReplicaSet", "b", "b", true);
         assert_eq!(decide_owners(&view, &[], &[], &[]), Decision::Nothing);
-        assert_eq!(decide_owners(&view, &[a.clone()], &[OwnerState::Solid], &[]), Decision::Nothing);
+        assert_eq!(decide_owners(&view, std::slice::from_ref(&a), &[OwnerState::Solid], &[]), Decision::Nothing);
         assert_eq!(decide_owners(&view, &[a.clone(), b.clone()], &[OwnerState::Solid, OwnerState::Absent], &[]), Decision::RemoveOwnerRefs(vec!["b".into()]));
         assert_eq!(decide_owners(&view, &[a.clone(), b.clone()], &[OwnerState::Waiting, OwnerState::Solid], &[]), Decision::RemoveOwnerRefs(vec!["a".into()]));
-        assert_eq!(decide_owners(&view, &[a.clone()], &[OwnerState::Absent], &[ORPHAN.into()]), Decision::Delete { policy: Policy::Orphan, unblock: false });
+        assert_eq!(decide_owners(&view, std::slice::from_ref(&a), &[OwnerState::Absent], &[ORPHAN.into()]), Decision::Delete { policy: Policy::Orphan, unblock: false });
         let with_deps = ItemView {
             dependents: vec![DependentView { uid: "c".into(), identity: Identity::default(), blocks: true, deleting_dependents: true }],
             ..view

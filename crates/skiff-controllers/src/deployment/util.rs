@@ -79,7 +79,7 @@ pub fn scaled_value(v: &IntOrString, total: i32, round_up: bool) -> Result<i32, 
     match v {
         IntOrString::Int(i) => Ok(*i),
         IntOrString::String(s) => {
-            let Some(n) = s.strip_suffix('%') else { return Err(format!("invalid value for IntOrString: invalid type: string is not a percentage")) };
+            let Some(n) = s.strip_suffix('%') else { return Err("invalid value for IntOrString: invalid type: string is not a percentage".to_string()) };
             let n: i64 = n.parse().map_err(|_| format!("invalid value for IntOrString: invalid value {s:?}"))?;
             let x = n as f64 * f64::from(total) / 100.0;
             Ok(if round_up { x.ceil() } else { x.floor() } as i32)
