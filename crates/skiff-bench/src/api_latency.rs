@@ -89,7 +89,7 @@ async fn call(calls: &Shared, key: &str, req: reqwest::RequestBuilder) -> Option
 
 fn object(ns: &str, i: usize) -> (&'static str, String, Value) {
     let name = format!("churn-{i}");
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": {"churn": "true"}}, "data": {"key": "value", "n": i.to_string()}});
         ("configmaps", name, body)
     } else {
@@ -181,7 +181,8 @@ pub async fn run(args: Args) -> Result<()> {
     report.value("nodes", nodes);
     report.value("background_pods", args.pods);
     report.value("rate", args.rate);
-    let c = calls.lock().expect("calls");
+    // Taken out of the mutex: nothing holds it across the awaits below.
+    let c = std::mem::take(&mut *calls.lock().expect("calls"));
     let mut worst = 0.0f64;
     let mut per = serde_json::Map::new();
     for (key, lat) in &c.ok {
@@ -201,7 +202,6 @@ pub async fn run(args: Args) -> Result<()> {
     report.value("calls", Value::Object(per));
     report.row("worst p99 of any verb", format!("{:.1} ms", worst * 1e3), "< 50 ms");
     report.value("worst_p99_s", worst);
-    drop(c);
     target.resources(&mut report, &cpu0);
     if target.own.is_none() {
         let _ = api.delete(&format!("/api/v1/namespaces/{ns}"), None).await;
@@ -210,7 +210,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
     }
     cleanup(&target, &bg_ns).await;
-    if calls.lock().expect("calls").ok.is_empty() {
+    if c.ok.is_empty() {
         bail!("no call succeeded");
     }
     report.finish(args.common.json.as_deref())

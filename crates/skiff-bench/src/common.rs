@@ -603,12 +603,9 @@ where
                     }
                 };
                 received += 1;
-                match ev.kind.as_str() {
-                    "BOOKMARK" => {
-                        rv = ev.object.meta().resource_version.clone();
-                        continue;
-                    }
-                    _ => {}
+                if ev.kind == "BOOKMARK" {
+                    rv = ev.object.meta().resource_version.clone();
+                    continue;
                 }
                 stats.events += 1;
                 let kind = match ev.kind.as_str() {
@@ -1224,6 +1221,27 @@ pub async fn cleanup(target: &Target, ns: &str) {
     let _ = api.delete(&format!("/api/v1/namespaces/{ns}"), None).await;
 }
 
+/// Times 100 fsyncs of a 4 KiB write in the temp dir (the disk stores are on).
+pub fn fsync_latency() -> Quantiles {
+    let path = std::env::temp_dir().join(format!("skiff-bench-fsync-{}", std::process::id()));
+    let mut lat = Vec::new();
+    if let Ok(mut f) = std::fs::File::create(&path) {
+        for _ in 0..100 {
+            if f.write_all(&[b'x'; 4096]).is_err() {
+                break;
+            }
+            let t = Instant::now();
+            if f.sync_data().is_err() {
+                break;
+            }
+            lat.push(t.elapsed().as_secs_f64());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    quantiles(&mut lat)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1309,25 +1327,4 @@ mod tests {
         let out = r.render();
         assert!(out.contains("  a              1         t\n"), "{out}");
     }
-}
-
-/// Times 100 fsyncs of a 4 KiB write in the temp dir (the disk stores are on).
-pub fn fsync_latency() -> Quantiles {
-    let path = std::env::temp_dir().join(format!("skiff-bench-fsync-{}", std::process::id()));
-    let mut lat = Vec::new();
-    if let Ok(mut f) = std::fs::File::create(&path) {
-        for _ in 0..100 {
-            if f.write_all(&[b'x'; 4096]).is_err() {
-                break;
-            }
-            let t = Instant::now();
-            if f.sync_data().is_err() {
-                break;
-            }
-            lat.push(t.elapsed().as_secs_f64());
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    let _ = std::fs::remove_file(&path);
-    quantiles(&mut lat)
 }
