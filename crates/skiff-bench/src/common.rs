@@ -1075,6 +1075,14 @@ impl Quantiles {
     pub fn ms(&self) -> String {
         format!("p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms (max {:.1} ms)", self.p50 * 1e3, self.p90 * 1e3, self.p99 * 1e3, self.max * 1e3)
     }
+    /// Milliseconds when every value is under a second, seconds otherwise.
+    pub fn human(&self) -> String {
+        if self.max < 1.0 {
+            self.ms()
+        } else {
+            self.secs()
+        }
+    }
     pub fn secs(&self) -> String {
         format!("p50 {:.2} s, p90 {:.2} s, p99 {:.2} s (max {:.2} s)", self.p50, self.p90, self.p99, self.max)
     }

@@ -314,13 +314,13 @@ pub fn startup_rows(report: &mut Report, s: &Startup, target: &str) {
 
 /// The same, with a prefix on each figure's name (text) and key (JSON).
 pub fn prefixed_startup_rows(report: &mut Report, s: &Startup, target: &str, text: &str, key: &str) {
-    report.row(&format!("{text}pod startup latency (created → Running, both seen by the watch)"), s.latency.secs(), target);
+    report.row(&format!("{text}pod startup latency (created → Running, both seen by the watch)"), s.latency.human(), target);
     report.value(&format!("{key}startup"), s.latency.json());
-    report.row(&format!("{text}pod startup SLI (creationTimestamp → Running seen; 1 s resolution)"), s.sli.secs(), "Kubernetes SLO: p99 < 5 s");
+    report.row(&format!("{text}pod startup SLI (creationTimestamp → Running seen; 1 s resolution)"), s.sli.human(), "Kubernetes SLO: p99 < 5 s");
     report.value(&format!("{key}startup_sli"), s.sli.json());
-    report.row(&format!("{text}  of which created → bound (scheduler)"), s.scheduling.secs(), "");
+    report.row(&format!("{text}  of which created → bound (scheduler)"), s.scheduling.human(), "");
     report.value(&format!("{key}created_to_bound"), s.scheduling.json());
-    report.row(&format!("{text}  of which bound → Running (node agent)"), s.kubelet.secs(), "");
+    report.row(&format!("{text}  of which bound → Running (node agent)"), s.kubelet.human(), "");
     report.value(&format!("{key}bound_to_running"), s.kubelet.json());
 }
 
