@@ -104,31 +104,6 @@ pub struct StatusInput<'a> {
     pub now: Timestamp,
 }
 
-/// The status to report, as the worker calls it: `pod_ip` is the sandbox's IP (or a
-/// comma-separated dual-stack list), `host_ip` the node's, `start_time` RFC 3339.
-pub fn pod_status(
-    pod: &Pod,
-    init: &[ContainerFacts],
-    app: &[ContainerFacts],
-    pod_ip: Option<&str>,
-    host_ip: &str,
-    start_time: &str,
-) -> PodStatus {
-    let split = |s: &str| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
-    build(&StatusInput {
-        pod,
-        init,
-        app,
-        pod_ips: pod_ip.map(split).unwrap_or_default(),
-        host_ips: split(host_ip),
-        sandbox_ready: pod_ip.is_some(),
-        start_time: start_time.parse().ok(),
-        pod_is_terminal: false,
-        eviction: None,
-        now: Timestamp::now(),
-    })
-}
-
 /// Builds the pod status (see the module docs).
 pub fn build(input: &StatusInput) -> PodStatus {
     let pod = input.pod;

@@ -530,16 +530,3 @@ fn volume_mounts_and_resources_in_container_status() {
     assert!(s.container_statuses.as_ref().unwrap()[0].resources.is_none());
 }
 
-#[test]
-fn worker_entry_point() {
-    let p = pod("Always", &[], &["web"]);
-    let app = [running("web")];
-    let s = pod_status(&p, &[], &app, Some("10.244.0.9"), "192.168.1.10", T0);
-    assert_eq!(phase(&s), RUNNING);
-    assert_eq!(s.pod_ip.as_deref(), Some("10.244.0.9"));
-    assert_eq!(s.start_time, Some(Time(ts(T0))));
-    assert_eq!(csum(&s, "PodReadyToStartContainers"), tf("True", None, None));
-    let s = pod_status(&p, &[], &[], None, "192.168.1.10", "not a time");
-    assert_eq!(csum(&s, "PodReadyToStartContainers"), tf("False", None, None));
-    assert!(s.start_time.is_some());
-}
