@@ -35,18 +35,6 @@ const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
 /// writes are bounded by the shared write slots).
 const WORKERS: usize = 32;
 
-impl Cached for CronJob {
-    fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-    fn resource_version(&self) -> &str {
-        self.metadata.resource_version.as_deref().unwrap_or("")
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missed {
     None,

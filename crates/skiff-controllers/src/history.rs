@@ -31,18 +31,6 @@ pub const HASH_LABEL: &str = "controller-revision-hash";
 /// Upstream's limit on the owner part of a revision's name (253 minus room for a hash).
 const MAX_PREFIX: usize = 223;
 
-impl Cached for ControllerRevision {
-    fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-    fn resource_version(&self) -> &str {
-        self.metadata.resource_version.as_deref().unwrap_or("")
-    }
-}
-
 /// The owner of a history.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parent {

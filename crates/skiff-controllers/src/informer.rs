@@ -41,6 +41,14 @@ cached_k8s!(
     k8s_openapi::api::apps::v1::Deployment,
     k8s_openapi::api::core::v1::ReplicationController,
     k8s_openapi::api::core::v1::Namespace,
+    k8s_openapi::api::core::v1::PersistentVolume,
+    k8s_openapi::api::core::v1::PersistentVolumeClaim,
+    k8s_openapi::api::storage::v1::StorageClass,
+    k8s_openapi::api::apps::v1::DaemonSet,
+    k8s_openapi::api::apps::v1::StatefulSet,
+    k8s_openapi::api::apps::v1::ControllerRevision,
+    k8s_openapi::api::batch::v1::Job,
+    k8s_openapi::api::batch::v1::CronJob,
 );
 
 #[derive(Debug)]

@@ -18,7 +18,7 @@ use serde_json::json;
 use skiff_api::quantity::Quantity;
 
 use crate::events::Recorder;
-use crate::informer::{Cached, Change, Informer, Store};
+use crate::informer::{Change, Informer, Store};
 use crate::queue::Queue;
 
 pub const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
@@ -27,22 +27,6 @@ const BETA_STORAGE_PROVISIONER: &str = "volume.beta.kubernetes.io/storage-provis
 const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 const HOSTNAME: &str = "kubernetes.io/hostname";
 
-macro_rules! cached {
-    ($($t:ty),*) => {$(
-        impl Cached for $t {
-            fn namespace(&self) -> &str {
-                self.metadata.namespace.as_deref().unwrap_or("")
-            }
-            fn name(&self) -> &str {
-                self.metadata.name.as_deref().unwrap_or("")
-            }
-            fn resource_version(&self) -> &str {
-                self.metadata.resource_version.as_deref().unwrap_or("")
-            }
-        }
-    )*};
-}
-cached!(PersistentVolume, PersistentVolumeClaim, StorageClass);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

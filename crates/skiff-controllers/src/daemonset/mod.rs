@@ -50,18 +50,6 @@ pub const BURST_REPLICAS: usize = 250;
 const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
 
-impl Cached for DaemonSet {
-    fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-    fn resource_version(&self) -> &str {
-        self.metadata.resource_version.as_deref().unwrap_or("")
-    }
-}
-
 /// flowcontrol.Backoff, keyed by DaemonSet uid, generation and node.
 #[derive(Default)]
 struct Backoff {

@@ -52,18 +52,6 @@ const WORKERS: usize = 5;
 const SYNC_BATCH: Duration = Duration::from_secs(1);
 pub const CONTROLLER_NAME: &str = "kubernetes.io/job-controller";
 
-impl Cached for Job {
-    fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-    fn resource_version(&self) -> &str {
-        self.metadata.resource_version.as_deref().unwrap_or("")
-    }
-}
-
 fn key_of(job: &Job) -> String {
     format!("{}/{}", job.namespace(), job.name())
 }

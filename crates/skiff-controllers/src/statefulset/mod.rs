@@ -44,18 +44,6 @@ use sync::{Action, ClaimInfo, Set, UpdateRevision, POD_INDEX_LABEL, POD_NAME_LAB
 const WORKERS: usize = 5;
 const COMPONENT: &str = "statefulset-controller";
 
-impl Cached for StatefulSet {
-    fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-    fn resource_version(&self) -> &str {
-        self.metadata.resource_version.as_deref().unwrap_or("")
-    }
-}
-
 pub struct Controller {
     shared: Arc<Shared>,
     sets: Arc<Informer<StatefulSet>>,
