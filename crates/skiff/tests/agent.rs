@@ -454,10 +454,19 @@ spec:
 #[test]
 fn agent_restart_keeps_pods_running() {
     let mut c = Cluster::start_with_agent();
-    c.ok(&["run", "keeper", "--image=busybox", "--", "sleep", "3600"]);
+    let out = c.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: keeper}}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    command: [sh, -c, 'echo $$$$ > /out/pid; exec sleep 3600']\n    volumeMounts: [{{name: out, mountPath: /out}}]\n  volumes: [{{name: out, hostPath: {{path: {}}}}}]\n",
+        out.display()
+    );
+    assert!(c.apply(&yaml).status.success());
     let before = wait_phase(&c, "keeper", "Running", 30);
+    let pid: i32 = eventually(10, || std::fs::read_to_string(out.join("pid")).ok()?.trim().parse().ok());
     c.crash_and_restart();
-    std::thread::sleep(Duration::from_secs(3));
+    // exec reaches the pod only once the new agent serves it again.
+    eventually(30, || c.kubectl(&["exec", "keeper", "--", "true"]).status.success().then_some(()));
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the same process still runs");
     let after = wait_phase(&c, "keeper", "Running", 30);
     let cs = &after["status"]["containerStatuses"][0];
     assert_eq!(cs["restartCount"], 0);
