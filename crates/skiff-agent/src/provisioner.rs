@@ -68,23 +68,37 @@ pub fn volume_for(pvc: &PersistentVolumeClaim, node: &str, dir: &Path, reclaim: 
     })
 }
 
-async fn watch_claims(client: kube::Client, nodes: Nodes) {
-    let mut stream = watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default()).boxed();
-    while let Some(ev) = stream.next().await {
-        let pvc = match ev {
-            Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => p,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::debug!("provisioner: watching claims: {e}");
-                continue;
-            }
-        };
-        if let Some(node) = wants_volume(&pvc, &nodes.names) {
-            if let Err(e) = provision(&client, &pvc, node, nodes.volumes_dir.as_deref()).await {
-                tracing::warn!("provisioning a volume for claim {:?}: {e}", pvc.metadata.name);
-            }
+/// How many claims are provisioned (or released volumes removed) at once: a
+/// StatefulSet of a thousand replicas must not wait on a thousand round trips in turn.
+const CONCURRENCY: usize = 32;
+
+/// The events of a watch that carry an object; errors are logged and the watch goes on.
+fn applied<K>(what: &'static str, ev: Result<watcher::Event<K>, watcher::Error>) -> futures::future::Ready<Option<K>> {
+    futures::future::ready(match ev {
+        Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => Some(o),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!("provisioner: watching {what}: {e}");
+            None
         }
-    }
+    })
+}
+
+async fn watch_claims(client: kube::Client, nodes: Nodes) {
+    let stream = watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default());
+    stream
+        .filter_map(|ev| applied("claims", ev))
+        .for_each_concurrent(CONCURRENCY, |pvc| {
+            let (client, nodes) = (&client, &nodes);
+            async move {
+                if let Some(node) = wants_volume(&pvc, &nodes.names) {
+                    if let Err(e) = provision(client, &pvc, node, nodes.volumes_dir.as_deref()).await {
+                        tracing::warn!("provisioning a volume for claim {:?}: {e}", pvc.metadata.name);
+                    }
+                }
+            }
+        })
+        .await;
 }
 
 async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &str, volumes_dir: Option<&Path>) -> Result<(), String> {
@@ -109,33 +123,32 @@ async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &st
 }
 
 async fn watch_volumes(client: kube::Client, nodes: Nodes) {
-    let pvs: Api<PersistentVolume> = Api::all(client.clone());
-    let mut stream = watcher(pvs.clone(), watcher::Config::default()).boxed();
-    while let Some(ev) = stream.next().await {
-        let pv = match ev {
-            Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => p,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::debug!("provisioner: watching volumes: {e}");
-                continue;
-            }
-        };
-        let a = pv.metadata.annotations.clone().unwrap_or_default();
-        let ours = a.get(PROVISIONED_BY).map(String::as_str) == Some(PROVISIONER) && a.get(NODE_ANNOTATION).is_some_and(|n| nodes.names.contains(n));
-        let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
-        let spec = pv.spec.clone().unwrap_or_default();
-        if !(ours && released && spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete")) {
-            continue;
-        }
-        // Only ever remove a directory of our own.
-        let mine = |p: &PathBuf| nodes.volumes_dir.as_ref().is_some_and(|d| p.starts_with(d));
-        if let Some(path) = spec.local.map(|l| PathBuf::from(l.path)).filter(mine) {
-            let _ = std::fs::remove_dir_all(path);
-        }
-        let name = pv.metadata.name.clone().unwrap_or_default();
-        if let Err(e) = pvs.delete(&name, &DeleteParams::default()).await {
-            tracing::debug!("deleting released volume {name}: {e}");
-        }
+    let pvs: Api<PersistentVolume> = Api::all(client);
+    watcher(pvs.clone(), watcher::Config::default())
+        .filter_map(|ev| applied("volumes", ev))
+        .for_each_concurrent(CONCURRENCY, |pv| {
+            let (pvs, nodes) = (&pvs, &nodes);
+            async move { remove_if_released(pvs, nodes, pv).await }
+        })
+        .await;
+}
+
+async fn remove_if_released(pvs: &Api<PersistentVolume>, nodes: &Nodes, pv: PersistentVolume) {
+    let a = pv.metadata.annotations.clone().unwrap_or_default();
+    let ours = a.get(PROVISIONED_BY).map(String::as_str) == Some(PROVISIONER) && a.get(NODE_ANNOTATION).is_some_and(|n| nodes.names.contains(n));
+    let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
+    let spec = pv.spec.clone().unwrap_or_default();
+    if !(ours && released && spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete")) {
+        return;
+    }
+    // Only ever remove a directory of our own.
+    let mine = |p: &PathBuf| nodes.volumes_dir.as_ref().is_some_and(|d| p.starts_with(d));
+    if let Some(path) = spec.local.map(|l| PathBuf::from(l.path)).filter(mine) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    let name = pv.metadata.name.clone().unwrap_or_default();
+    if let Err(e) = pvs.delete(&name, &DeleteParams::default()).await {
+        tracing::debug!("deleting released volume {name}: {e}");
     }
 }
 

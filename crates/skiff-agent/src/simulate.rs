@@ -11,6 +11,8 @@
 //!   the node's spec.podCIDR (or, when no node IPAM controller gives one, from a /24
 //!   invented per node in 100.64.0.0/10);
 //! - a pod being deleted gracefully is reported terminated, then deleted with grace 0.
+//! - claims the scheduler placed on one of the nodes get a PersistentVolume from the
+//!   `skiff.io/local` provisioner (nothing on disk).
 //!
 //! Costs: one watch for all pods bound to any node (`spec.nodeName!=`), one watch for
 //! nodes, and a small record per pod; pod objects are not kept. Writes go out through a
@@ -34,6 +36,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
 use crate::node::{self, NodeSpec};
+use crate::provisioner;
 use crate::runtime::network::Cidr;
 use crate::status::{self, ContainerFacts, Exit, StateFacts, StatusInput};
 use crate::AgentError;
@@ -423,6 +426,7 @@ pub async fn run(kube_config: kube::Config, cfg: SimConfig) -> Result<(), AgentE
         })
         .collect();
     let by_name = nodes.iter().enumerate().map(|(i, n)| (n.spec.name.clone(), i as u32)).collect();
+    let served = provisioner::Nodes { names: Arc::new(nodes.iter().map(|n| n.spec.name.clone()).collect()), volumes_dir: None };
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client: client.clone(),
@@ -438,6 +442,9 @@ pub async fn run(kube_config: kube::Config, cfg: SimConfig) -> Result<(), AgentE
     tokio::spawn(watch_nodes(shared.clone()));
     tokio::spawn(cidr_timer(shared.clone()));
     tokio::spawn(writer(shared.clone(), rx, cfg.concurrency.max(1)));
+    // Claims placed on simulated nodes get volumes too (nothing on disk), so that
+    // StatefulSets with claim templates run as on real nodes.
+    tokio::spawn(provisioner::run(client, served));
     watch_pods(shared).await;
     Ok(())
 }

@@ -96,3 +96,30 @@ fn simulated_nodes_run_and_delete_pods() {
         (left == 0).then_some(())
     });
 }
+
+#[test]
+fn simulated_nodes_provision_claims_for_statefulsets() {
+    let mut c = Cluster::start();
+    c.add_simulated(3, "vol-", &[]);
+    let out = c.apply(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n  replicas: 4\n  podManagementPolicy: Parallel\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n      - name: db\n        image: busybox\n        command: [\"sleep\", \"3600\"]\n        volumeMounts: [{name: data, mountPath: /data}]\n  volumeClaimTemplates:\n  - metadata: {name: data}\n    spec:\n      accessModes: [ReadWriteOnce]\n      resources: {requests: {storage: 1Gi}}\n",
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    // Every claim is bound to a volume pinned to the node its pod runs on.
+    let pods = eventually(60, || {
+        let items = c.json(&["get", "pods", "-l", "app=db"])["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 4 && items.iter().all(|p| p["status"]["phase"] == "Running")).then_some(items)
+    });
+    let claims = eventually(30, || {
+        let items = c.json(&["get", "pvc"])["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 4 && items.iter().all(|p| p["status"]["phase"] == "Bound")).then_some(items)
+    });
+    for pod in &pods {
+        let name = pod["metadata"]["name"].as_str().unwrap_or("");
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
+        let claim = claims.iter().find(|p| p["metadata"]["name"] == format!("data-{name}")).unwrap_or_else(|| panic!("no claim for {name}"));
+        let pv = c.json(&["get", "pv", claim["spec"]["volumeName"].as_str().unwrap_or("")]);
+        assert_eq!(pv["status"]["phase"], "Bound");
+        assert_eq!(pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0], node, "{pv}");
+    }
+}
