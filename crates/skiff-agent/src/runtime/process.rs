@@ -273,14 +273,10 @@ impl Runtime for ProcessRuntime {
         fs::write(dir.join("config.json"), serde_json::to_vec(&config).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         let shim_log = fs::File::create(dir.join("shim.log")).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&self.exe);
+        // No pre_exec here: without one std spawns with posix_spawn (vfork), not fork,
+        // which would copy the page tables of this whole process for every container.
+        // The shim leaves the agent's session itself.
         cmd.arg("container-shim").arg(&dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(shim_log);
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
         let mut child = cmd.spawn().map_err(|e| format!("starting the container shim: {e}"))?;
         let mut line = String::new();
         if let Some(out) = child.stdout.take() {

@@ -84,13 +84,16 @@ pub fn main(dir: &Path) -> i32 {
         }
     };
     // Fork once so the long-lived shim is not the agent's child: the agent reaps the
-    // first process at once, and the shim is adopted by init when it ends.
+    // first process at once, and the shim is adopted by init when it ends. Its own
+    // session keeps it out of the agent's signals (a Ctrl-C in the agent's terminal).
     match unsafe { libc::fork() } {
         -1 => {
             println!("error: fork: {}", io::Error::last_os_error());
             return 1;
         }
-        0 => {}
+        0 => unsafe {
+            libc::setsid();
+        },
         _ => return 0,
     }
     match run(dir, &config) {
