@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, Patch, PatchParams};
@@ -26,6 +28,7 @@ pub const STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner"
 const BETA_STORAGE_PROVISIONER: &str = "volume.beta.kubernetes.io/storage-provisioner";
 const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 const HOSTNAME: &str = "kubernetes.io/hostname";
+const CONCURRENT_WRITES: usize = 32;
 
 
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +246,7 @@ async fn run(client: kube::Client, (pvs, pvcs, classes): Stores, queue: Arc<Queu
     pvcs.wait_synced().await;
     classes.wait_synced().await;
     let mut said: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut writes: BTreeMap<String, Vec<Action>> = BTreeMap::new();
     loop {
         // Level-triggered: any change, or every few seconds, recomputes the whole plan.
         let key = tokio::time::timeout(Duration::from_secs(5), queue.get()).await.ok();
@@ -257,10 +261,30 @@ async fn run(client: kube::Client, (pvs, pvcs, classes): Stores, queue: Arc<Queu
                 recorder.event(r, if *warning { "Warning" } else { "Normal" }, reason, message.clone());
                 continue;
             }
-            if let Err(e) = apply(&client, &action).await {
-                tracing::debug!("persistentvolume {action:?}: {e}");
-            }
+            let subject = match &action {
+                Action::VolumePhase { volume, .. } => format!("volume {volume}"),
+                Action::ClaimVolume { namespace, claim, .. } | Action::SetVolumeName { namespace, claim, .. } | Action::ClaimBound { namespace, claim, .. } | Action::Provision { namespace, claim, .. } | Action::Event { namespace, claim, .. } => {
+                    format!("claim {namespace}/{claim}")
+                }
+            };
+            writes.entry(subject).or_default().push(action);
         }
+        // A claim's steps stay in plan order (volume first, then claim, as upstream binds);
+        // different claims and volumes are written concurrently, or a thousand claims
+        // of a StatefulSet would bind one round trip at a time.
+        futures::stream::iter(std::mem::take(&mut writes).into_values())
+            .for_each_concurrent(CONCURRENT_WRITES, |actions| {
+                let client = &client;
+                async move {
+                    for action in actions {
+                        if let Err(e) = apply(client, &action).await {
+                            tracing::debug!("persistentvolume {action:?}: {e}");
+                            break;
+                        }
+                    }
+                }
+            })
+            .await;
         if let Some(k) = key {
             queue.done(&k);
         }

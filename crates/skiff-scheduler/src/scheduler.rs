@@ -2,7 +2,9 @@
 //! snapshot and the queue, places one pod at a time with `schedule_one`, and binds
 //! through pods/binding without waiting (the pod is "assumed" on its node meanwhile),
 //! as kube-scheduler does. It records Scheduled and FailedScheduling events and the
-//! PodScheduled condition.
+//! PodScheduled condition. A pod with WaitForFirstConsumer claims is bound only once
+//! its claims are (upstream's VolumeBinding PreBind), so it never reaches a node before
+//! its volumes exist.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use rand::SeedableRng;
 use serde_json::json;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 use crate::queue::{key_of, Key, Queue};
@@ -24,6 +26,15 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 /// Bindings in flight at once: enough to hide the API round trip, few enough to stay
 /// under the API server's in-flight limit.
 const MAX_BINDINGS_IN_FLIGHT: usize = 64;
+/// How long a pod waits for its claims to be bound (upstream's bindTimeoutSeconds).
+const VOLUME_BIND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A pod placed on a node whose claims are being provisioned or bound there.
+struct VolumeWait {
+    namespace: String,
+    claims: Vec<String>,
+    ready: oneshot::Sender<()>,
+}
 
 enum Input {
     Pod(watcher::Event<Pod>),
@@ -83,6 +94,7 @@ struct Loop {
     /// writes nothing.
     last_failure: HashMap<Key, String>,
     bind_slots: Arc<Semaphore>,
+    volume_waits: HashMap<Key, VolumeWait>,
     rng: rand::rngs::StdRng,
     /// Bound pods and nodes in the snapshot, and those seen during a watcher's re-list,
     /// to drop what vanished while the watch was down.
@@ -102,6 +114,7 @@ impl Loop {
             binding: HashSet::new(),
             last_failure: HashMap::new(),
             bind_slots: Arc::new(Semaphore::new(MAX_BINDINGS_IN_FLIGHT)),
+            volume_waits: HashMap::new(),
             rng: rand::rngs::StdRng::from_os_rng(),
             known_pods: HashSet::new(),
             known_nodes: HashSet::new(),
@@ -201,6 +214,7 @@ impl Loop {
                     watcher::Event::Delete(c) => v.remove_claim(c.metadata.namespace.as_deref().unwrap_or_default(), c.metadata.name.as_deref().unwrap_or_default()),
                     watcher::Event::Init | watcher::Event::InitDone => {}
                 }
+                self.release_volume_waits();
                 self.queue.cluster_changed();
             }
             Input::Volume(ev) => {
@@ -257,6 +271,9 @@ impl Loop {
 
     fn pod_deleted(&mut self, pod: &Pod) {
         let key = key_of(pod);
+        if self.volume_waits.remove(&key).is_some() {
+            self.snapshot.forget(&key.0, &key.1);
+        }
         self.queue.remove(&key);
         self.binding.remove(&key);
         self.last_failure.remove(&key);
@@ -272,12 +289,36 @@ impl Loop {
             Ok(node) => {
                 let claims = self.snapshot.volumes.to_select(&key.0, &crate::plugins::volume_binding::pod_claims(&pod));
                 self.snapshot.assume(&pod, &node);
-                self.binding.insert(key);
+                self.binding.insert(key.clone());
+                let (client, tx) = (self.client.clone(), self.tx.clone());
+                if !claims.is_empty() {
+                    // Never wait for a slot here: the claims are released by this loop.
+                    let (ready, wait) = oneshot::channel();
+                    self.volume_waits.insert(key.clone(), VolumeWait { namespace: key.0, claims: claims.clone(), ready });
+                    let slots = self.bind_slots.clone();
+                    tokio::spawn(async move {
+                        let bound = async {
+                            select_node(&client, &pod, &node, &claims).await?;
+                            match tokio::time::timeout(VOLUME_BIND_TIMEOUT, wait).await {
+                                Ok(Ok(())) => {}
+                                // The pod was deleted meanwhile.
+                                Ok(Err(_)) => return Ok(()),
+                                Err(_) => return Err("binding volumes: timed out waiting for the condition".to_string()),
+                            }
+                            let _slot = slots.acquire_owned().await;
+                            bind(&client, &pod, &node).await
+                        };
+                        if let Err(why) = bound.await {
+                            let _ = tx.send(Input::BindFailed(pod, why));
+                        }
+                    });
+                    self.release_volume_waits();
+                    return;
+                }
                 // Waiting for a slot is the loop's back-pressure.
                 let Ok(slot) = self.bind_slots.clone().acquire_owned().await else { return };
-                let (client, tx) = (self.client.clone(), self.tx.clone());
                 tokio::spawn(async move {
-                    if let Err(why) = bind(&client, &pod, &node, &claims).await {
+                    if let Err(why) = bind(&client, &pod, &node).await {
                         let _ = tx.send(Input::BindFailed(pod, why));
                     }
                     drop(slot);
@@ -294,6 +335,17 @@ impl Loop {
             }
         }
     }
+
+    /// Lets every pod whose claims are all bound now go on to its binding.
+    fn release_volume_waits(&mut self) {
+        let volumes = &self.snapshot.volumes;
+        let ready: Vec<Key> = self.volume_waits.iter().filter(|(_, w)| w.claims.iter().all(|c| volumes.is_bound(&w.namespace, c))).map(|(k, _)| k.clone()).collect();
+        for key in ready {
+            if let Some(w) = self.volume_waits.remove(&key) {
+                let _ = w.ready.send(());
+            }
+        }
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -303,14 +355,18 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-async fn bind(client: &kube::Client, pod: &Pod, node: &str, claims: &[String]) -> Result<(), String> {
-    let (ns, name) = key_of(pod);
-    // PreBind: unbound WaitForFirstConsumer claims are provisioned or bound on this node.
-    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+/// PreBind: the pod's unbound WaitForFirstConsumer claims are to be provisioned or bound on this node.
+async fn select_node(client: &kube::Client, pod: &Pod, node: &str, claims: &[String]) -> Result<(), String> {
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &key_of(pod).0);
     for claim in claims {
         let patch = json!({"metadata": {"annotations": {crate::plugins::volume_binding::SELECTED_NODE: node}}});
         pvcs.patch(claim, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(|e| format!("selecting node for claim {claim}: {e}"))?;
     }
+    Ok(())
+}
+
+async fn bind(client: &kube::Client, pod: &Pod, node: &str) -> Result<(), String> {
+    let (ns, name) = key_of(pod);
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns, "uid": pod.metadata.uid},
         "target": {"apiVersion": "v1", "kind": "Node", "name": node}});

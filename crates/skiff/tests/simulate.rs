@@ -123,3 +123,29 @@ fn simulated_nodes_provision_claims_for_statefulsets() {
         assert_eq!(pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0], node, "{pv}");
     }
 }
+
+#[test]
+fn a_pod_waits_unbound_until_its_claim_is_provisioned() {
+    let mut c = Cluster::start();
+    c.add_simulated(1, "wait-", &[]);
+    // A class whose provisioner never answers: the scheduler picks a node for the claim
+    // but, as upstream's VolumeBinding, binds the pod only once the claim is bound.
+    let out = c.apply(
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: slow}\nprovisioner: example.com/absent\nvolumeBindingMode: WaitForFirstConsumer\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  storageClassName: slow\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: user}\nspec:\n  containers: [{name: c, image: busybox, command: [sleep, \"3600\"]}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]\n",
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    eventually(30, || (c.json(&["get", "pvc", "data"])["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == "wait-0").then_some(()));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pod = c.json(&["get", "pod", "user"]);
+    assert_eq!(pod["spec"]["nodeName"], Value::Null, "{pod}");
+    assert_eq!(pod["status"]["phase"], "Pending");
+
+    // An administrator binds a volume by hand: the pod is bound and runs.
+    let out = c.apply("apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: manual}\nspec:\n  storageClassName: slow\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  hostPath: {path: /tmp/skiff-manual-pv}\n  claimRef: {namespace: default, name: data}\n");
+    assert!(out.status.success(), "{}", common::text(&out));
+    eventually(30, || {
+        let pod = c.json(&["get", "pod", "user"]);
+        (pod["spec"]["nodeName"] == "wait-0" && pod["status"]["phase"] == "Running").then_some(())
+    });
+    assert_eq!(c.json(&["get", "pvc", "data"])["spec"]["volumeName"], "manual");
+}

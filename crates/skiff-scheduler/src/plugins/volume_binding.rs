@@ -135,6 +135,11 @@ impl VolumeIndex {
         None
     }
 
+    /// Whether the claim is bound to a volume (what a pod waiting on it needs).
+    pub fn is_bound(&self, namespace: &str, claim: &str) -> bool {
+        self.claims.get(&(namespace.to_string(), claim.to_string())).is_some_and(|c| c.volume_name.is_some())
+    }
+
     /// The unbound claims to annotate with the chosen node before the pod is bound.
     pub fn to_select(&self, namespace: &str, claims: &[String]) -> Vec<String> {
         claims
