@@ -7,7 +7,7 @@
 //! agents provision `skiff.io/local`). A volume whose claim is gone is Released; its
 //! reclaim policy (Retain or Delete) is then the provisioner's or the admin's business.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,7 +97,15 @@ fn reachable_from(pv: &PersistentVolume, node: &str) -> bool {
 pub fn plan(pvs: &[Arc<PersistentVolume>], pvcs: &[Arc<PersistentVolumeClaim>], classes: &[Arc<StorageClass>]) -> Vec<Action> {
     let mut out = Vec::new();
     let claims: BTreeMap<(String, String), &Arc<PersistentVolumeClaim>> = pvcs.iter().map(|c| (claim_key(c), c)).collect();
-    let mut taken: Vec<String> = Vec::new();
+    // Indexes, so that a plan over thousands of claims and volumes stays linear.
+    let by_name: HashMap<&str, &Arc<PersistentVolume>> = pvs.iter().filter_map(|pv| Some((pv.metadata.name.as_deref()?, pv))).collect();
+    let mut claimed_by: HashMap<(String, String), Vec<&Arc<PersistentVolume>>> = HashMap::new();
+    for pv in pvs {
+        if let Some(r) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()) {
+            claimed_by.entry((r.namespace.clone().unwrap_or_default(), r.name.clone().unwrap_or_default())).or_default().push(pv);
+        }
+    }
+    let mut taken: HashSet<String> = HashSet::new();
 
     // Volumes: a claimRef whose claim is gone makes the volume Released; none, Available.
     for pv in pvs {
@@ -109,7 +117,7 @@ pub fn plan(pvs: &[Arc<PersistentVolume>], pvcs: &[Arc<PersistentVolumeClaim>], 
                 let key = (r.namespace.clone().unwrap_or_default(), r.name.clone().unwrap_or_default());
                 match claims.get(&key) {
                     Some(c) if r.uid.is_none() || r.uid == c.metadata.uid => {
-                        taken.push(name.clone());
+                        taken.insert(name.clone());
                         let bound_here = c.spec.as_ref().and_then(|s| s.volume_name.as_deref()) == Some(name.as_str());
                         bound_here.then_some("Bound")
                     }
@@ -133,7 +141,7 @@ pub fn plan(pvs: &[Arc<PersistentVolume>], pvcs: &[Arc<PersistentVolumeClaim>], 
         let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
         if let Some(vol) = spec.volume_name.as_deref().filter(|v| !v.is_empty()) {
             // Bound, or pre-bound by the user: finish what is missing.
-            let Some(pv) = pvs.iter().find(|p| p.metadata.name.as_deref() == Some(vol)) else {
+            let Some(pv) = by_name.get(vol) else {
                 if phase == "Bound" {
                     out.push(Action::Event { namespace: ns.clone(), claim: name.clone(), warning: true, reason: "ClaimLost", message: "Bound claim has lost its PersistentVolume. Data on the volume is lost!".into() });
                 }
@@ -154,10 +162,8 @@ pub fn plan(pvs: &[Arc<PersistentVolume>], pvcs: &[Arc<PersistentVolumeClaim>], 
             continue;
         }
         // A volume pre-bound to this claim (a provisioned one, or the admin's).
-        let prebound = pvs.iter().find(|pv| {
-            pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_some_and(|r| {
-                r.name.as_deref() == Some(name.as_str()) && r.namespace.as_deref() == Some(ns.as_str()) && (r.uid.is_none() || r.uid == pvc.metadata.uid)
-            })
+        let prebound = claimed_by.get(&(ns.clone(), name.clone())).into_iter().flatten().find(|pv| {
+            pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_some_and(|r| r.uid.is_none() || r.uid == pvc.metadata.uid)
         });
         if let Some(pv) = prebound {
             out.push(Action::SetVolumeName { namespace: ns, claim: name, volume: pv.metadata.name.clone().unwrap_or_default() });
@@ -175,13 +181,13 @@ pub fn plan(pvs: &[Arc<PersistentVolume>], pvcs: &[Arc<PersistentVolumeClaim>], 
         // The smallest Available volume that fits (and is reachable from the chosen node).
         let candidate = pvs
             .iter()
-            .filter(|pv| pv.spec.as_ref().is_some_and(|s| s.claim_ref.is_none()) && !taken.contains(&pv.metadata.name.clone().unwrap_or_default()))
+            .filter(|pv| pv.spec.as_ref().is_some_and(|s| s.claim_ref.is_none()) && !taken.contains(pv.metadata.name.as_deref().unwrap_or_default()))
             .filter(|pv| fits(pv, pvc))
             .filter(|pv| selected.as_deref().is_none_or(|n| reachable_from(pv, n)))
             .min_by_key(|pv| storage(pv.spec.as_ref().and_then(|s| s.capacity.as_ref()).and_then(|c| c.get("storage"))));
         if let Some(pv) = candidate {
             let vol = pv.metadata.name.clone().unwrap_or_default();
-            taken.push(vol.clone());
+            taken.insert(vol.clone());
             out.push(Action::ClaimVolume { volume: vol, namespace: ns, claim: name, uid: pvc.metadata.uid.clone().unwrap_or_default() });
             continue;
         }
