@@ -643,6 +643,43 @@ where
     }
 }
 
+/// A watch on one collection that keeps a state of the caller's up to date (from the
+/// collection's current state: what is there is handed to `on` as Listed first). Stops
+/// when `on` says Break, or when dropped.
+pub struct Watched<S> {
+    pub state: Arc<std::sync::Mutex<S>>,
+    task: tokio::task::JoinHandle<Result<WatchStats>>,
+}
+
+impl<S: Send + 'static> Watched<S> {
+    pub async fn start<T, F>(api: &Api, path: &str, state: S, mut on: F) -> Result<Watched<S>>
+    where
+        T: DeserializeOwned + HasMeta + Send + 'static,
+        F: FnMut(&mut S, Seen, T, Instant) -> ControlFlow<()> + Send + 'static,
+    {
+        let (items, rv) = api.list_all::<T>(path).await?;
+        let mut state = state;
+        let now = Instant::now();
+        for item in items {
+            let _ = on(&mut state, Seen::Listed, item, now);
+        }
+        let state = Arc::new(std::sync::Mutex::new(state));
+        let (api, path, st) = (api.fresh()?, path.to_string(), state.clone());
+        let task = tokio::spawn(async move { reflect::<T, _>(&api, &path, rv, move |kind, obj, seen| on(&mut st.lock().expect("watched state"), kind, obj, seen)).await });
+        Ok(Watched { state, task })
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, S> {
+        self.state.lock().expect("watched state")
+    }
+}
+
+impl<S> Drop for Watched<S> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Processes and their figures.
 
@@ -955,6 +992,12 @@ impl Target {
         if nodes > 0 {
             own.simulate(nodes).await?;
         }
+        let api = own.api()?;
+        Ok(Target { api, own: Some(own), control_plane_pids: Vec::new(), store_path: None })
+    }
+
+    /// A cluster started here some other way (e.g. with a real node agent).
+    pub fn from_own(own: OwnCluster) -> Result<Target> {
         let api = own.api()?;
         Ok(Target { api, own: Some(own), control_plane_pids: Vec::new(), store_path: None })
     }

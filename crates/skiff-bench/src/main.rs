@@ -8,6 +8,7 @@
 
 mod api_latency;
 mod apiserver;
+mod batch;
 mod common;
 mod controllers;
 mod density;
@@ -15,6 +16,7 @@ mod pod_startup;
 mod restart;
 mod rollout;
 mod scheduling;
+mod workloads;
 
 use std::path::PathBuf;
 
@@ -92,6 +94,10 @@ enum Scenario {
     Restart(restart::Args),
     /// The node agent: 100 real pods at 20/s on one node; agent and shim memory.
     PodStartup(pod_startup::Args),
+    /// DaemonSet on 1,000 simulated nodes, then a StatefulSet of 1,000 with a claim per pod.
+    Workloads(workloads::Args),
+    /// A Job of 1,000 on one real node; 1,000 CronJobs every minute on simulated nodes.
+    Batch(batch::Args),
 }
 
 fn skiff_or_sibling(skiff: Option<PathBuf>) -> Result<PathBuf> {
@@ -140,5 +146,7 @@ async fn run(scenario: Scenario) -> Result<()> {
         Scenario::Rollout(a) => rollout::run(a).await,
         Scenario::Restart(a) => restart::run(a).await,
         Scenario::PodStartup(a) => pod_startup::run(a).await,
+        Scenario::Workloads(a) => workloads::run(a).await,
+        Scenario::Batch(a) => batch::run(a).await,
     }
 }

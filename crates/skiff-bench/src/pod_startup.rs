@@ -65,7 +65,7 @@ fn reset(skiff: &Path, agent_dir: &Path) {
 }
 
 /// Stops the cluster's processes, then removes the pods its agent left running.
-fn stop(mut c: OwnCluster, agent: Option<Proc>, agent_dir: &Path) {
+pub(crate) fn stop(mut c: OwnCluster, agent: Option<Proc>, agent_dir: &Path) {
     drop(agent);
     c.server.take();
     reset(&c.skiff.clone(), agent_dir);
