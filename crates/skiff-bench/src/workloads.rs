@@ -146,7 +146,14 @@ impl HasMeta for StsLite {
 #[serde(default)]
 struct PvcLite {
     metadata: Meta,
+    spec: PvcSpec,
     status: PvcStatus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PvcSpec {
+    volume_name: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -206,12 +213,17 @@ pub struct Claims {
     pub bound: usize,
     pub want: usize,
     pub all_bound: Option<Instant>,
-    /// When each claim was first seen Bound.
-    pub bound_at: HashMap<String, Instant>,
+    /// When each claim was first seen with its volume (spec.volumeName): upstream's
+    /// scheduler binds the pod from then on (the claim's status.phase follows in a write
+    /// of its own).
+    pub volume_at: HashMap<String, Instant>,
 }
 
 impl Claims {
-    pub fn on(&mut self, kind: Seen, name: String, phase: Option<String>, seen: Instant) {
+    pub fn on(&mut self, kind: Seen, name: String, phase: Option<String>, has_volume: bool, seen: Instant) {
+        if kind != Seen::Deleted && has_volume {
+            self.volume_at.entry(name.clone()).or_insert(seen);
+        }
         let phase = phase.unwrap_or_else(|| "Pending".to_string());
         let old = if kind == Seen::Deleted { self.phase.remove(&name) } else { self.phase.insert(name.clone(), phase.clone()) };
         if old.as_deref() == Some("Bound") {
@@ -219,7 +231,6 @@ impl Claims {
         }
         if kind != Seen::Deleted && phase == "Bound" {
             self.bound += 1;
-            self.bound_at.entry(name.clone()).or_insert(seen);
         }
         if self.all_bound.is_none() && self.want > 0 && self.bound >= self.want {
             self.all_bound = Some(seen);
@@ -355,7 +366,8 @@ async fn statefulset_part(api: &Api, ns: &str, replicas: usize, timeout: Duratio
     let name = "bench-sts";
     let pods = pod_watch(api, ns, replicas).await?;
     let claims = Watched::start::<PvcLite, _>(api, &format!("/api/v1/namespaces/{ns}/persistentvolumeclaims"), Claims { want: replicas, ..Default::default() }, |c: &mut Claims, kind, pvc, seen| {
-        c.on(kind, pvc.metadata.name, pvc.status.phase, seen);
+        let has_volume = pvc.spec.volume_name.is_some_and(|v| !v.is_empty());
+        c.on(kind, pvc.metadata.name, pvc.status.phase, has_volume, seen);
         ControlFlow::Continue(())
     })
     .await?;
@@ -444,18 +456,18 @@ async fn statefulset_part(api: &Api, ns: &str, replicas: usize, timeout: Duratio
     report.row("  of which created → bound (scheduler, with the claim's node selected)", s.scheduling.human(), "");
     report.value("statefulset_created_to_bound", s.scheduling.json());
     let early = bound_before_claim(&t, &c, name);
-    report.row("  pods bound to a node before their claim was Bound (as the watches saw them)", format!("{early} of {replicas}"), "0 (upstream binds after the claim)");
+    report.row("  pods bound to a node before their claim had its volume (spec.volumeName; as two watches saw them)", format!("{early} of {replicas}"), "0 (upstream's PreBind waits for it)");
     report.value("statefulset_pods_bound_before_claim", early);
     Ok(())
 }
 
 /// Pods of the StatefulSet `sts` seen bound to a node before their claim `data-<pod>` was
-/// seen Bound (or never seen Bound).
+/// seen with its volume (or never).
 fn bound_before_claim(t: &Tracker, c: &Claims, sts: &str) -> usize {
     t.pods
         .iter()
         .filter(|(name, _)| name.starts_with(sts))
-        .filter(|(name, p)| match (p.bound, c.bound_at.get(&format!("data-{name}"))) {
+        .filter(|(name, p)| match (p.bound, c.volume_at.get(&format!("data-{name}"))) {
             (Some(b), Some(cb)) => b < *cb,
             (Some(_), None) => true,
             _ => false,
@@ -570,18 +582,19 @@ mod tests {
     fn claims_count_bound_once_and_time_the_last() {
         let mut c = Claims { want: 2, ..Default::default() };
         let t0 = Instant::now();
-        c.on(Seen::Added, "a".into(), None, t0);
-        c.on(Seen::Modified, "a".into(), Some("Bound".into()), t0);
-        c.on(Seen::Modified, "a".into(), Some("Bound".into()), t0);
+        c.on(Seen::Added, "a".into(), None, false, t0);
+        c.on(Seen::Modified, "a".into(), Some("Bound".into()), true, t0);
+        c.on(Seen::Modified, "a".into(), Some("Bound".into()), true, t0);
         assert_eq!((c.bound, c.all_bound), (1, None));
-        c.on(Seen::Listed, "b".into(), Some("Pending".into()), t0);
+        c.on(Seen::Listed, "b".into(), Some("Pending".into()), true, t0);
         assert_eq!(c.phases(), "Bound 1, Pending 1");
         let t1 = t0 + Duration::from_millis(5);
-        c.on(Seen::Modified, "b".into(), Some("Bound".into()), t1);
+        c.on(Seen::Modified, "b".into(), Some("Bound".into()), true, t1);
         assert_eq!((c.bound, c.all_bound), (2, Some(t1)));
-        c.on(Seen::Deleted, "a".into(), Some("Bound".into()), t1);
+        c.on(Seen::Deleted, "a".into(), Some("Bound".into()), true, t1);
         assert_eq!(c.bound, 1);
         assert_eq!(c.all_bound, Some(t1), "the first time stays");
+        assert_eq!((c.volume_at.get("a"), c.volume_at.get("b")), (Some(&t0), Some(&t0)));
     }
 
     #[test]
