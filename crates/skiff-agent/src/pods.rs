@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
@@ -21,7 +21,8 @@ pub type PodIndex = Arc<RwLock<HashMap<(String, String), Arc<Pod>>>>;
 pub async fn manage<R: Runtime>(ctx: Arc<Ctx<R>>, index: PodIndex) {
     let pods: Api<Pod> = Api::all(ctx.client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={}", ctx.node_name));
-    let mut stream = watcher(pods, cfg).boxed();
+    // Back off while the API server is unreachable instead of retrying in a tight loop.
+    let mut stream = watcher(pods, cfg).default_backoff().boxed();
     let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
     let mut relist: Option<HashSet<String>> = None;
     while let Some(ev) = stream.next().await {

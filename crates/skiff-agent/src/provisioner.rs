@@ -13,7 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use serde_json::json;
 
 pub const PROVISIONER: &str = "skiff.io/local";
@@ -72,7 +72,8 @@ pub fn volume_for(pvc: &PersistentVolumeClaim, node: &str, dir: &Path, reclaim: 
 /// StatefulSet of a thousand replicas must not wait on a thousand round trips in turn.
 const CONCURRENCY: usize = 32;
 
-/// The events of a watch that carry an object; errors are logged and the watch goes on.
+/// The events of a watch that carry an object; errors are logged and the watch goes on
+/// (after a back-off).
 fn applied<K>(what: &'static str, ev: Result<watcher::Event<K>, watcher::Error>) -> futures::future::Ready<Option<K>> {
     futures::future::ready(match ev {
         Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => Some(o),
@@ -85,8 +86,8 @@ fn applied<K>(what: &'static str, ev: Result<watcher::Event<K>, watcher::Error>)
 }
 
 async fn watch_claims(client: kube::Client, nodes: Nodes) {
-    let stream = watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default());
-    stream
+    watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
         .filter_map(|ev| applied("claims", ev))
         .for_each_concurrent(CONCURRENCY, |pvc| {
             let (client, nodes) = (&client, &nodes);
@@ -125,6 +126,7 @@ async fn provision(client: &kube::Client, pvc: &PersistentVolumeClaim, node: &st
 async fn watch_volumes(client: kube::Client, nodes: Nodes) {
     let pvs: Api<PersistentVolume> = Api::all(client);
     watcher(pvs.clone(), watcher::Config::default())
+        .default_backoff()
         .filter_map(|ev| applied("volumes", ev))
         .for_each_concurrent(CONCURRENCY, |pv| {
             let (pvs, nodes) = (&pvs, &nodes);

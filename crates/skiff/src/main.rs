@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(skiff_agent::runtime::shim::main(dir));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    match cli.command {
+    let result = match cli.command {
         Command::Server(args) => rt.block_on(server(args)),
         Command::Agent(args) => rt.block_on(agent(args)),
         Command::Reset { data_dir } => {
@@ -151,7 +151,11 @@ fn main() -> anyhow::Result<()> {
             skiff_controllers::run(client, skiff_controllers::Config { cluster_cidr }).await;
             Ok(())
         }),
-    }
+    };
+    // Once told to stop, stop: tasks still retrying a gone API server must not hold the
+    // process up (dropping the runtime would wait for them).
+    rt.shutdown_background();
+    result
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
