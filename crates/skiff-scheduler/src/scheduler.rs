@@ -237,6 +237,7 @@ impl Loop {
                 let key = key_of(&pod);
                 tracing::info!("binding {}/{} failed: {why}", key.0, key.1);
                 self.binding.remove(&key);
+                self.volume_waits.remove(&key);
                 self.snapshot.forget(&key.0, &key.1);
                 self.queue.backoff(pod, Instant::now());
             }
