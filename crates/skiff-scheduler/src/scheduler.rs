@@ -29,9 +29,8 @@ const MAX_BINDINGS_IN_FLIGHT: usize = 64;
 /// How long a pod waits for its claims to be bound (upstream's bindTimeoutSeconds).
 const VOLUME_BIND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// A pod placed on a node whose claims are being provisioned or bound there.
+/// A pod placed on a node whose claims (in its namespace) are being provisioned or bound there.
 struct VolumeWait {
-    namespace: String,
     claims: Vec<String>,
     ready: oneshot::Sender<()>,
 }
@@ -210,11 +209,13 @@ impl Loop {
             Input::Claim(ev) => {
                 let v = &mut self.snapshot.volumes;
                 match ev {
-                    watcher::Event::InitApply(c) | watcher::Event::Apply(c) => v.upsert_claim(&c),
+                    watcher::Event::InitApply(c) | watcher::Event::Apply(c) => {
+                        v.upsert_claim(&c);
+                        self.release_volume_waits(c.metadata.namespace.as_deref().unwrap_or_default(), c.metadata.name.as_deref().unwrap_or_default());
+                    }
                     watcher::Event::Delete(c) => v.remove_claim(c.metadata.namespace.as_deref().unwrap_or_default(), c.metadata.name.as_deref().unwrap_or_default()),
                     watcher::Event::Init | watcher::Event::InitDone => {}
                 }
-                self.release_volume_waits();
                 self.queue.cluster_changed();
             }
             Input::Volume(ev) => {
@@ -295,7 +296,7 @@ impl Loop {
                 if !claims.is_empty() {
                     // Never wait for a slot here: the claims are released by this loop.
                     let (ready, wait) = oneshot::channel();
-                    self.volume_waits.insert(key.clone(), VolumeWait { namespace: key.0, claims: claims.clone(), ready });
+                    self.volume_waits.insert(key.clone(), VolumeWait { claims: claims.clone(), ready });
                     let slots = self.bind_slots.clone();
                     tokio::spawn(async move {
                         let bound = async {
@@ -313,7 +314,6 @@ impl Loop {
                             let _ = tx.send(Input::BindFailed(pod, why));
                         }
                     });
-                    self.release_volume_waits();
                     return;
                 }
                 // Waiting for a slot is the loop's back-pressure.
@@ -337,10 +337,17 @@ impl Loop {
         }
     }
 
-    /// Lets every pod whose claims are all bound now go on to its binding.
-    fn release_volume_waits(&mut self) {
+    /// The claim `namespace/claim` changed: the pods waiting on it whose claims are now
+    /// all bound go on to their binding. (Only unbound claims are waited on, so a new wait
+    /// is always released by a later claim event.)
+    fn release_volume_waits(&mut self, namespace: &str, claim: &str) {
         let volumes = &self.snapshot.volumes;
-        let ready: Vec<Key> = self.volume_waits.iter().filter(|(_, w)| w.claims.iter().all(|c| volumes.is_bound(&w.namespace, c))).map(|(k, _)| k.clone()).collect();
+        let ready: Vec<Key> = self
+            .volume_waits
+            .iter()
+            .filter(|(k, w)| k.0 == namespace && w.claims.iter().any(|c| c == claim) && w.claims.iter().all(|c| volumes.is_bound(namespace, c)))
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in ready {
             if let Some(w) = self.volume_waits.remove(&key) {
                 let _ = w.ready.send(());
