@@ -9,7 +9,8 @@ list to lld as --symbol-ordering-file), and the agent maps little else.
 
 How: `skiff server` starts, then `skiff agent` under valgrind's callgrind, which records
 every function that runs: the agent registers its node, renews its lease and idles, then
-stops. Needs valgrind and a release build:
+stops. Run it as the agent runs (as root, so that it sets up its bridge and cgroups); it
+needs valgrind and a release build:
 
     cargo build --release -p skiff && scripts/agent-symbol-order.py && cargo build --release -p skiff
 
@@ -34,15 +35,16 @@ def functions_run(callgrind_out, binary):
         m = re.match(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
         if not m:
             continue
-        called, kind, id, name = m.groups()
+        called, kind, number, name = m.groups()
         if name:
-            names[kind][id] = name
+            names[kind][number] = name
         if called:
             continue
+        name = names[kind][number]
         if kind == "ob":
-            in_binary = os.path.realpath(names["ob"][id]) == binary
-        elif in_binary and not names["fn"][id].startswith(("0x", "(")):  # no symbol: nothing to order
-            run.add(re.sub(r"'\d+$", "", names["fn"][id]))  # 'N marks a recursion level
+            in_binary = os.path.realpath(name) == binary
+        elif in_binary and not name.startswith(("0x", "(")):  # no symbol: nothing to order
+            run.add(re.sub(r"'\d+$", "", name))  # 'N marks a recursion level
     return run
 
 

@@ -1,4 +1,4 @@
-//! Release builds link the symbols an idle `skiff agent` touches next to each other (the
+//! Release builds link the functions an idle `skiff agent` runs next to each other (the
 //! list is crates/skiff/agent.order, written by scripts/agent-symbol-order.py). The agent
 //! shares this binary with the control plane and the kernel maps code in 64 KiB blocks, so
 //! without the order an idle agent kept 12 MB of mostly control-plane code resident.
