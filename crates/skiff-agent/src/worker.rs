@@ -261,8 +261,10 @@ impl<R: Runtime> Worker<R> {
                     self.volumes_at = Some(Instant::now());
                 }
                 Err(e) => {
+                    // A failed refresh (the ConfigMap deleted, say) keeps the files the
+                    // containers have and says why, as kubelet's remounts do.
+                    self.event(None, true, "FailedMount", &e.to_string()).await;
                     if self.volumes.is_none() {
-                        self.event(None, true, "FailedMount", &e.to_string()).await;
                         self.wake(Instant::now() + RETRY);
                         return;
                     }
